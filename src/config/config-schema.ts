@@ -1,0 +1,117 @@
+/**
+ * The strict config schema. Every object is `.strict()`: an unknown key stops the start with a
+ * message naming it (I8). Secure defaults are written here, each with the reason it is safe.
+ * Options that weaken safety are named `allowUnsafe…` and default to false.
+ */
+import { z } from 'zod'
+import { parseDuration } from './duration.js'
+
+const duration = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value)
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s or 2m' })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'expected a plain SQL identifier')
+
+/** `schema.function` or `function`; matched case-sensitively against the catalog. */
+const functionName = z.string().regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/)
+
+export const sslSchema = z
+  .object({
+    /** libpq's sslmode names. `disable` is allowed only on loopback hosts (checked in load-config). */
+    mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
+    /** CA bundle file for verify-ca / verify-full. */
+    ca: z.string().min(1).optional(),
+  })
+  .strict()
+
+export const postgresSourceSchema = z
+  .object({
+    kind: z.literal('postgres'),
+    /** postgres:// URL. Held non-enumerable after load so it never reaches a log line. */
+    url: z.string().min(1),
+    ssl: sslSchema.optional(),
+    /** Pool size per source. Small by default: each in-flight call holds one connection. */
+    poolSize: z.number().int().min(1).max(200).default(10),
+    /**
+     * Fixed search_path for every call (transaction-local). Unqualified names resolve here, and the
+     * function policy looks functions up in exactly these schemas plus pg_catalog.
+     */
+    searchPath: z.array(identifier).min(1).default(['public']),
+    /** User-defined functions that are VOLATILE or SECURITY DEFINER but reviewed safe, by name. */
+    allowFunctions: z.array(functionName).default([]),
+    /** Start even if the role is a superuser or has BYPASSRLS. Loudly warned. */
+    allowUnsafeRole: z.boolean().default(false),
+  })
+  .strict()
+
+export const embeddedSourceSchema = z
+  .object({
+    kind: z.literal('embedded'),
+    /** Where the PGlite data lives. Default: the user's cache directory (see embedded-paths). */
+    dataDir: z.string().min(1).optional(),
+    allowFunctions: z.array(functionName).default([]),
+  })
+  .strict()
+
+export const sourceSchema = z.discriminatedUnion('kind', [postgresSourceSchema, embeddedSourceSchema])
+
+export const limitsSchema = z
+  .object({
+    /** Rows returned per call. Protects the agent's context window. A call may lower it, never raise it. */
+    maxRows: z.number().int().min(1).max(100_000).default(500),
+    /** Bytes of row data returned per call (512 KiB). */
+    maxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(512 * 1024),
+    /** Enforced by the server (`statement_timeout`, transaction-local), not only by the client. */
+    statementTimeoutMs: duration.default(30_000),
+    /** A read never waits long for a lock. */
+    lockTimeoutMs: duration.default(5_000),
+    /** Longest SQL text accepted before parsing (the parser is synchronous). */
+    maxSqlLength: z.number().int().min(16).max(1_000_000).default(20_000),
+    /** Deepest parse tree accepted. */
+    maxSqlDepth: z.number().int().min(8).max(1_000).default(100),
+  })
+  .strict()
+
+export const httpSchema = z
+  .object({
+    /** HOST:PORT. Loopback by default; a non-loopback bind is refused until authentication exists. */
+    listen: z.string().default('127.0.0.1:8765'),
+    /** Extra Host header values accepted besides the loopback names. */
+    allowedHosts: z.array(z.string().min(1)).default([]),
+    /** Extra Origin values accepted besides loopback origins. Requests without Origin are accepted. */
+    allowedOrigins: z.array(z.string().min(1)).default([]),
+    /** Body cap for POST /mcp (1 MiB): a call carries one SQL statement, not a data load. */
+    maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  })
+  .strict()
+
+export const configSchema = z
+  .object({
+    /** Named sources. The CLI's --db becomes a source named `default`. */
+    sources: z.record(identifier, sourceSchema).refine((s) => Object.keys(s).length > 0, 'at least one source'),
+    /** The source a call uses when it names none. Must be a key of `sources`. */
+    defaultSource: identifier.optional(),
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    /** Transport. Absent: stdio. */
+    http: httpSchema.optional(),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+
+export type ConfigInput = z.input<typeof configSchema>
+export type Config = z.output<typeof configSchema>
+export type SourceConfig = z.output<typeof sourceSchema>
+export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>
+export type EmbeddedSourceConfig = z.output<typeof embeddedSourceSchema>
+export type LimitsConfig = z.output<typeof limitsSchema>
+export type HttpConfig = z.output<typeof httpSchema>

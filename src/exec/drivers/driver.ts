@@ -1,0 +1,134 @@
+/**
+ * The small structural interfaces the core sees. Nothing outside `exec/drivers/<db>/` imports a
+ * database driver (Kysely's dialect pattern); the pipeline talks to a `SourceDriver`.
+ */
+import type { Result } from '../../util/result.js'
+
+export type SqlParam = string | number | boolean | null
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** Per-call limits, already reduced to the strictest of config, policy and the call's own `max_rows`. */
+export interface CallLimits {
+  readonly maxRows: number
+  readonly maxBytes: number
+  readonly statementTimeoutMs: number
+}
+
+export interface ReadRequest {
+  /** One statement, already accepted by SQL analysis (or trusted catalog SQL of sqlwarden's own). */
+  readonly sql: string
+  readonly params: readonly SqlParam[]
+  readonly limits: CallLimits
+  /** Aborts the call; the driver cancels the statement on the server. */
+  readonly signal?: AbortSignal
+}
+
+export interface ColumnInfo {
+  readonly name: string
+  /** PostgreSQL type name as `format_type` prints it (`integer`, `timestamp with time zone`, …). */
+  readonly type: string
+}
+
+export interface ReadResult {
+  readonly columns: readonly ColumnInfo[]
+  /** Rows as arrays in column order, values already converted to their JSON meaning. */
+  readonly rows: readonly (readonly JsonValue[])[]
+  readonly rowCount: number
+  readonly truncated: boolean
+  /** Which cap stopped the read, when `truncated`. */
+  readonly truncatedBy: 'rows' | 'bytes' | null
+  /** Approximate encoded size of the returned rows, in bytes. */
+  readonly bytes: number
+}
+
+/** One row of `pg_proc` that a function name may resolve to. */
+export interface FunctionInfo {
+  readonly schema: string
+  readonly name: string
+  readonly argCount: number
+  /** `i` immutable, `s` stable, `v` volatile. */
+  readonly volatility: 'i' | 's' | 'v'
+  readonly securityDefiner: boolean
+  /** `f` function, `p` procedure, `a` aggregate, `w` window. */
+  readonly kind: 'f' | 'p' | 'a' | 'w'
+}
+
+/** One row of `pg_operator` an operator name may resolve to, with the function behind it. */
+export interface OperatorInfo {
+  readonly schema: string
+  readonly name: string
+  readonly function: FunctionInfo
+}
+
+export interface RoleReport {
+  readonly role: string
+  readonly superuser: boolean
+  readonly bypassRls: boolean
+  readonly createRole: boolean
+  readonly createDb: boolean
+  readonly replication: boolean
+  /** Roles this role is a member of (directly or indirectly). */
+  readonly memberOf: readonly string[]
+  /** Privileges that allow writes: `INSERT ON public.orders`, `CREATE ON SCHEMA public`, … */
+  readonly writePrivileges: readonly string[]
+  readonly serverVersion: string
+}
+
+export interface SchemaEntry {
+  readonly name: string
+  readonly owner: string
+  readonly comment: string | null
+}
+
+export interface TableEntry {
+  readonly schema: string
+  readonly name: string
+  readonly kind: 'table' | 'view' | 'materialized_view' | 'foreign_table' | 'partitioned_table'
+  readonly estimatedRows: number | null
+  readonly comment: string | null
+}
+
+export interface TableDescription {
+  readonly schema: string
+  readonly name: string
+  readonly kind: TableEntry['kind']
+  readonly comment: string | null
+  readonly columns: readonly {
+    readonly name: string
+    readonly type: string
+    readonly nullable: boolean
+    readonly default: string | null
+    readonly comment: string | null
+  }[]
+  readonly primaryKey: readonly string[]
+  readonly foreignKeys: readonly {
+    readonly name: string
+    readonly columns: readonly string[]
+    readonly referencedSchema: string
+    readonly referencedTable: string
+    readonly referencedColumns: readonly string[]
+  }[]
+  readonly indexes: readonly {
+    readonly name: string
+    readonly unique: boolean
+    readonly primary: boolean
+    readonly definition: string
+  }[]
+}
+
+export interface SourceDriver {
+  readonly dialect: 'postgres'
+  /** Runs one read inside `BEGIN READ ONLY` with server-side timeouts, then always rolls back. */
+  read(request: ReadRequest): Promise<Result<ReadResult>>
+  /** `EXPLAIN (FORMAT JSON)` of one read statement, plan only, never ANALYZE. */
+  explain(request: ReadRequest): Promise<Result<ReadResult>>
+  listSchemas(limits: CallLimits): Promise<Result<readonly SchemaEntry[]>>
+  listTables(schema: string | null, limits: CallLimits): Promise<Result<readonly TableEntry[]>>
+  /** `ok(null)` when no such table is visible to the connected role. */
+  describeTable(schema: string | null, table: string, limits: CallLimits): Promise<Result<TableDescription | null>>
+  /** Every function with one of these names in `pg_catalog` or the fixed search path. */
+  lookupFunctions(names: readonly string[]): Promise<Result<readonly FunctionInfo[]>>
+  lookupOperators(names: readonly string[]): Promise<Result<readonly OperatorInfo[]>>
+  inspectRole(): Promise<Result<RoleReport>>
+  close(): Promise<void>
+}
