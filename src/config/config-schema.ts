@@ -24,7 +24,7 @@ const functionName = z.string().regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-
 
 export const sslSchema = z
   .object({
-    /** libpq's sslmode names. `disable` is allowed only on loopback hosts (checked in load-config). */
+    /** libpq sslmode names; see docs/configuration.md for what each verifies. */
     mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']),
     /** CA bundle file for verify-ca / verify-full. */
     ca: z.string().min(1).optional(),

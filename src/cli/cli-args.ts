@@ -1,0 +1,94 @@
+/**
+ * Command-line parsing (pure). The flag names are a contract relied on by users' client configs:
+ * sqlwarden [--db URL] [--config FILE] [--http HOST:PORT] [--max-rows N] [--max-bytes N]
+ *           [--statement-timeout DURATION] [--allow-unsafe-role]   plus subcommands demo, doctor.
+ * Unknown flags stop the start (strict parsing).
+ */
+import { parseArgs } from 'node:util'
+import type { CliOverrides } from '../config/load-config.js'
+
+export const SUBCOMMANDS = ['serve', 'demo', 'doctor'] as const
+export type Subcommand = (typeof SUBCOMMANDS)[number]
+
+export type CliParse =
+  | { ok: true; command: Subcommand; overrides: CliOverrides }
+  | { ok: true; command: 'help' }
+  | { ok: true; command: 'version' }
+  | { ok: false; message: string }
+
+export function parseCliArgs(argv: readonly string[]): CliParse {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        config: { type: 'string' },
+        http: { type: 'string' },
+        'max-rows': { type: 'string' },
+        'max-bytes': { type: 'string' },
+        'statement-timeout': { type: 'string' },
+        'allow-unsafe-role': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    })
+  } catch (error) {
+    // Node's message names the offending flag; it contains no secret (values are not echoed for unknown flags).
+    return { ok: false, message: (error as Error).message.split('\n')[0] ?? 'invalid arguments' }
+  }
+  const { values, positionals } = parsed
+  if (values.help) return { ok: true, command: 'help' }
+  if (values.version) return { ok: true, command: 'version' }
+  if (positionals.length > 1) return { ok: false, message: `unexpected argument: ${positionals[1]}` }
+  const command = positionals[0] ?? 'serve'
+  if (!(SUBCOMMANDS as readonly string[]).includes(command)) return { ok: false, message: `unknown command: ${command}` }
+
+  const maxRows = integer(values['max-rows'], '--max-rows')
+  if (typeof maxRows === 'string') return { ok: false, message: maxRows }
+  const maxBytes = integer(values['max-bytes'], '--max-bytes')
+  if (typeof maxBytes === 'string') return { ok: false, message: maxBytes }
+  return {
+    ok: true,
+    command: command as Subcommand,
+    overrides: {
+      ...(values.db !== undefined ? { db: values.db } : {}),
+      ...(values.config !== undefined ? { configFile: values.config } : {}),
+      ...(values.http !== undefined ? { http: values.http } : {}),
+      ...(maxRows !== undefined ? { maxRows } : {}),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+      ...(values['statement-timeout'] !== undefined ? { statementTimeout: values['statement-timeout'] } : {}),
+      ...(values['allow-unsafe-role'] ? { allowUnsafeRole: true } : {}),
+    },
+  }
+}
+
+function integer(text: string | undefined, flag: string): number | undefined | string {
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text)) return `${flag}: expected a positive whole number`
+  const value = Number(text)
+  return Number.isSafeInteger(value) && value > 0 ? value : `${flag}: expected a positive whole number`
+}
+
+export const USAGE = `Usage: sqlwarden [command] [options]
+
+Governed, read-only SQL for AI agents over MCP (stdio by default).
+
+Commands:
+  (none)               serve MCP over stdio (or HTTP with --http)
+  demo                 run a narrated session against the embedded demo database
+  doctor               check the database role and print what to change
+
+Options:
+  --db URL                     PostgreSQL URL (or DATABASE_URL); default: the embedded demo database
+  --config FILE                YAML config file (or SQLWARDEN_CONFIG)
+  --http HOST:PORT             serve Streamable HTTP instead of stdio (loopback only)
+  --max-rows N                 rows per call (default 500; a call may lower it)
+  --max-bytes N                bytes of row data per call (default 524288)
+  --statement-timeout DURATION server-side statement timeout (default 30s)
+  --allow-unsafe-role          run even as a superuser or BYPASSRLS role (not recommended)
+  -h, --help                   show this help
+  -v, --version                print the version
+`

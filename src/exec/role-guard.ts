@@ -1,0 +1,86 @@
+/**
+ * Applies the role check to a driver. When the database answers at start-up, an unsafe role stops
+ * the start (unless allowed). When it doesn't, sqlwarden starts anyway (so a client sees
+ * ERR_SOURCE_UNAVAILABLE instead of a dead server) and checks the role before the first call that
+ * reaches the database: until that check has passed, every call is refused (fail closed).
+ */
+import type { Logger } from '../log/logger.js'
+import { fail, type Result } from '../util/result.js'
+import type { SourceDriver } from './drivers/driver.js'
+import { judgeRole } from './role-check.js'
+
+export interface RoleGuardOptions {
+  readonly source: string
+  readonly allowUnsafeRole: boolean
+  readonly logger: Logger
+}
+
+type Verdict = 'allowed' | 'refused' | 'unknown'
+
+export async function guardRole(
+  driver: SourceDriver,
+  options: RoleGuardOptions,
+): Promise<{ ok: true; driver: SourceDriver } | { ok: false; message: string }> {
+  let verdict = await check(driver, options)
+  if (verdict === 'refused') {
+    return {
+      ok: false,
+      message:
+        `ERR_CONFIG_UNSAFE_ROLE: sources.${options.source}: the database role is a superuser or has BYPASSRLS. ` +
+        'Connect as a least-privilege role (see `sqlwarden doctor`), or pass --allow-unsafe-role if you accept the risk.',
+    }
+  }
+  if (verdict === 'allowed') return { ok: true, driver }
+
+  options.logger.warn('the database did not answer at start-up; calls are refused until its role has been checked')
+  let pending: Promise<Verdict> | null = null
+  const ensure = async (): Promise<Result<void> | null> => {
+    if (verdict === 'allowed') return null
+    if (verdict === 'refused') return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'unsafe_role' })
+    pending ??= check(driver, options).finally(() => {
+      pending = null
+    })
+    verdict = await pending
+    if (verdict === 'allowed') return null
+    return fail('ERR_SOURCE_UNAVAILABLE', verdict === 'refused' ? { subject: 'unsafe_role' } : {})
+  }
+  const gate = <A extends unknown[], T>(fn: (...args: A) => Promise<Result<T>>) =>
+    async (...args: A): Promise<Result<T>> => {
+      const refused = await ensure()
+      return refused !== null && !refused.ok ? refused : fn(...args)
+    }
+  return {
+    ok: true,
+    driver: {
+      dialect: driver.dialect,
+      read: gate(driver.read.bind(driver)),
+      explain: gate(driver.explain.bind(driver)),
+      listSchemas: gate(driver.listSchemas.bind(driver)),
+      listTables: gate(driver.listTables.bind(driver)),
+      describeTable: gate(driver.describeTable.bind(driver)),
+      lookupFunctions: gate(driver.lookupFunctions.bind(driver)),
+      lookupOperators: gate(driver.lookupOperators.bind(driver)),
+      inspectRole: driver.inspectRole.bind(driver),
+      close: driver.close.bind(driver),
+    },
+  }
+}
+
+async function check(driver: SourceDriver, options: RoleGuardOptions): Promise<Verdict> {
+  const report = await driver.inspectRole()
+  if (!report.ok) return 'unknown'
+  const judged = judgeRole(report.value)
+  if (judged.kind === 'unsafe') {
+    if (!options.allowUnsafeRole) {
+      options.logger.error({ role: report.value.role }, `refusing source ${options.source}: ${judged.message}`)
+      return 'refused'
+    }
+    options.logger.warn(
+      { role: report.value.role },
+      `UNSAFE: ${judged.message}; running anyway because allowUnsafeRole is set. Row-level security and grants do not protect this source.`,
+    )
+  } else if (judged.kind === 'writable') {
+    options.logger.warn({ role: report.value.role }, judged.message)
+  }
+  return 'allowed'
+}

@@ -1,0 +1,126 @@
+/**
+ * The pipeline: the one module that knows the order of the stages (DESIGN §2). Every tool call,
+ * whatever the tool, takes this path, and each stage can only narrow what happens next:
+ *
+ *   tool lookup → input validation → source resolution → limits
+ *     → [tools carrying SQL] SQL analysis → parameter check → function policy
+ *     → tool step (execution) → outcome
+ *
+ * Nothing reaches a database before every earlier stage has allowed it (I1). Stages return
+ * Results; an exception escaping a stage is a bug and becomes ERR_INTERNAL (fail closed), with the
+ * cause logged to stderr only.
+ */
+import type { LimitsConfig } from '../config/config-schema.js'
+import type { CallLimits } from '../exec/drivers/driver.js'
+import type { Logger } from '../log/logger.js'
+import { checkFunctions } from '../policy/function-policy.js'
+import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
+import { findTool } from '../server/tools/tool-registry.js'
+import { analyzeSql } from '../sql/analyze-sql.js'
+import type { QueryAnalysis } from '../sql/query-analysis.js'
+import { fail, ok, type Fail, type Result } from '../util/result.js'
+import type { RequestContext } from './request-context.js'
+import type { SourceHandle, SourceRegistry } from './source-handle.js'
+
+export interface PipelineDeps {
+  readonly sources: SourceRegistry
+  readonly limits: LimitsConfig
+  readonly logger: Logger
+}
+
+export interface ToolCall {
+  readonly name: string
+  readonly args: unknown
+  readonly ctx: RequestContext
+}
+
+export interface CallSuccess {
+  readonly ok: true
+  readonly tool: AnyToolDefinition
+  readonly output: unknown
+}
+
+export type CallOutcome = CallSuccess | (Fail & { readonly tool: AnyToolDefinition | null })
+
+export async function runToolCall(deps: PipelineDeps, call: ToolCall): Promise<CallOutcome> {
+  const tool = findTool(call.name)
+  if (tool === undefined) return { ...fail('ERR_TOOL_UNKNOWN'), tool: null }
+  try {
+    const result = await runKnownTool(deps, tool, call)
+    return result.ok ? { ok: true, tool, output: result.value } : { ...result, tool }
+  } catch (error) {
+    deps.logger.error({ err: error, requestId: call.ctx.requestId, tool: tool.name }, 'pipeline stage threw')
+    return { ...fail('ERR_INTERNAL', { cause: error }), tool }
+  }
+}
+
+async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<unknown>> {
+  const parsed = tool.inputSchema.safeParse(call.args ?? {})
+  if (!parsed.success) return invalidArguments(tool, parsed.error.issues)
+  const input: unknown = parsed.data
+
+  const sourceName = tool.sourceOf(input) ?? deps.sources.defaultSource
+  const source = deps.sources.get(sourceName)
+  if (source === undefined) return fail('ERR_SOURCE_UNKNOWN')
+
+  const limits = callLimits(deps.limits, tool.maxRowsOf?.(input))
+
+  let analysis: QueryAnalysis | null = null
+  if (tool.sqlOf !== undefined) {
+    const carried = tool.sqlOf(input)
+    const analysed = await analyseCarriedSql(deps, source, carried.sql, carried.params.length)
+    if (!analysed.ok) return analysed
+    analysis = analysed.value
+  }
+  if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
+  return tool.run(input, { ctx: call.ctx, source, limits, analysis })
+}
+
+async function analyseCarriedSql(
+  deps: PipelineDeps,
+  source: SourceHandle,
+  sql: string,
+  paramCount: number,
+): Promise<Result<QueryAnalysis>> {
+  const analysed = analyzeSql(sql, deps.limits)
+  if (!analysed.ok) return analysed
+  const analysis = analysed.value
+  // The engine would also refuse a mismatch, but with driver text; refuse it here with a stable code.
+  if (analysis.maxParamIndex !== paramCount) {
+    return fail('ERR_SQL_PARAMS_MISMATCH', { data: { expected: analysis.maxParamIndex, given: paramCount } })
+  }
+  const functions = await checkFunctions(analysis, {
+    cache: source.catalogCache,
+    lookupFunctions: (names) => source.driver.lookupFunctions(names),
+    lookupOperators: (names) => source.driver.lookupOperators(names),
+    allowFunctions: source.allowFunctions,
+    searchPath: source.searchPath,
+  })
+  return functions.ok ? ok(analysis) : functions
+}
+
+/** The strictest of the configured limits and the call's own `max_rows` (which can only lower it). */
+export function callLimits(config: LimitsConfig, requestedMaxRows: number | undefined): CallLimits {
+  return {
+    maxRows: requestedMaxRows === undefined ? config.maxRows : Math.min(config.maxRows, requestedMaxRows),
+    maxBytes: config.maxBytes,
+    statementTimeoutMs: config.statementTimeoutMs,
+  }
+}
+
+/**
+ * Only names from the tool's own schema may appear in the subject; an unknown key is caller
+ * input and is not echoed.
+ */
+function invalidArguments(tool: AnyToolDefinition, issues: readonly { code: string; path: readonly PropertyKey[] }[]): Fail {
+  const issue = issues[0]
+  const known = new Set(Object.keys((tool.inputSchema as unknown as { shape?: object }).shape ?? {}))
+  const field = issue?.path[0]
+  const subject =
+    issue?.code === 'unrecognized_keys'
+      ? 'unrecognized_keys'
+      : typeof field === 'string' && known.has(field)
+        ? `${field}: ${issue?.code ?? 'invalid'}`
+        : (issue?.code ?? 'invalid')
+  return fail('ERR_TOOL_INVALID_ARGUMENTS', { subject })
+}

@@ -1,0 +1,63 @@
+/**
+ * Starts sqlwarden from a loaded config: the parser, the sources, then one transport. Returns a
+ * handle that closes everything in reverse order.
+ */
+import type { Config } from '../config/config-schema.js'
+import { openSources } from '../exec/open-sources.js'
+import type { Logger } from '../log/logger.js'
+import type { PipelineDeps } from '../pipeline/pipeline.js'
+import { LOCAL_PRINCIPAL } from '../pipeline/request-context.js'
+import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
+import { startHttp } from '../transport/http-transport.js'
+import { startStdio } from '../transport/stdio-transport.js'
+
+export interface RunningSqlwarden {
+  readonly transport: 'stdio' | 'http'
+  /** The MCP endpoint URL over HTTP; null on stdio. */
+  readonly url: string | null
+  close(): Promise<void>
+}
+
+export type StartResult = { ok: true; running: RunningSqlwarden } | { ok: false; message: string }
+
+export async function startSqlwarden(config: Config, logger: Logger): Promise<StartResult> {
+  await loadPostgresParser()
+  const opened = await openSources(config, logger)
+  if (!opened.ok) return opened
+  const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger }
+  if (config.http !== undefined) {
+    let http
+    try {
+      http = await startHttp(deps, config.http, LOCAL_PRINCIPAL, logger)
+    } catch (error) {
+      await opened.registry.close()
+      const code = (error as { code?: string }).code
+      return { ok: false, message: `http.listen: cannot listen on ${config.http.listen}${code ? ` (${code})` : ''}` }
+    }
+    logger.info({ url: http.url, sources: opened.registry.names() }, 'sqlwarden serving Streamable HTTP')
+    return {
+      ok: true,
+      running: {
+        transport: 'http',
+        url: http.url,
+        async close() {
+          await http.close()
+          await opened.registry.close()
+        },
+      },
+    }
+  }
+  const stdio = startStdio(deps, LOCAL_PRINCIPAL, logger)
+  logger.info({ sources: opened.registry.names() }, 'sqlwarden serving stdio')
+  return {
+    ok: true,
+    running: {
+      transport: 'stdio',
+      url: null,
+      async close() {
+        await stdio.close()
+        await opened.registry.close()
+      },
+    },
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Streamable HTTP (stateless; serves 2026-07-28 clients and, through the SDK's stateless fallback,
+ * 2025-era clients). The edge is closed by default (I9): loopback bind (load-config refuses any other
+ * until authentication exists), Host and Origin validation against DNS rebinding, a body cap, header
+ * and request timeouts against slow clients, and a connection cap. `/healthz` answers liveness;
+ * every other path is 404.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { toNodeHandler } from '@modelcontextprotocol/node'
+import { createMcpHandler, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server'
+import type { HttpConfig } from '../config/config-schema.js'
+import { parseListenAddress } from '../config/listen-address.js'
+import { ERROR_CATALOG, type ErrorCode } from '../errors/error-codes.js'
+import type { Logger } from '../log/logger.js'
+import type { PipelineDeps } from '../pipeline/pipeline.js'
+import type { Principal } from '../pipeline/request-context.js'
+import { createMcpServer } from '../server/create-mcp-server.js'
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1']
+
+export interface HttpHandle {
+  readonly server: HttpServer
+  /** The bound address, with the real port when 0 was asked for. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+export async function startHttp(
+  deps: PipelineDeps,
+  http: HttpConfig,
+  principal: Principal,
+  logger: Logger,
+): Promise<HttpHandle> {
+  const address = parseListenAddress(http.listen)
+  if (address === null) throw new Error('http.listen was validated at load time')
+
+  const mcp = createMcpHandler(() => createMcpServer({ deps, transport: 'http', principal }), {
+    legacy: 'stateless',
+    responseMode: 'json',
+    maxRequestBodySize: http.maxBodyBytes,
+    onerror: (error) => logger.debug({ err: error }, 'mcp http handler reported an error'),
+  })
+  const handleMcp = toNodeHandler(mcp, { onerror: (error: unknown) => logger.warn({ err: error }, 'mcp http adapter error') } as never)
+  const allowedHosts = [...LOOPBACK_NAMES, ...http.allowedHosts]
+  const allowedOrigins = [...LOOPBACK_NAMES, ...http.allowedOrigins]
+
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const path = (req.url ?? '/').split('?')[0]
+      // The SDK's validators decide; the answer carries our stable code and never echoes the header.
+      if (!validateHostHeader(req.headers.host, allowedHosts).ok) return sendError(res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED')
+      if (path === '/healthz') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_HTTP_NOT_FOUND')
+        return sendJson(res, 200, { status: 'ok' })
+      }
+      if (path !== '/mcp') return sendError(res, 404, 'ERR_HTTP_NOT_FOUND')
+      const origin = req.headers.origin
+      if (origin !== undefined && !validateOriginHeader(origin, allowedOrigins).ok) {
+        return sendError(res, 403, 'ERR_HTTP_ORIGIN_NOT_ALLOWED')
+      }
+      const length = Number(req.headers['content-length'] ?? '0')
+      if (Number.isFinite(length) && length > http.maxBodyBytes) {
+        req.resume()
+        return sendError(res, 413, 'ERR_HTTP_BODY_TOO_LARGE')
+      }
+      await handleMcp(req, res)
+    } catch (error) {
+      logger.error({ err: error }, 'http request failed')
+      if (!res.headersSent) sendError(res, 500, 'ERR_INTERNAL')
+      else res.destroy()
+    }
+  })
+  // Slow clients: a request must send its headers within 10 s and finish within the statement
+  // timeout plus a margin; idle keep-alive sockets close after 5 s.
+  server.headersTimeout = 10_000
+  server.requestTimeout = deps.limits.statementTimeoutMs + 30_000
+  server.keepAliveTimeout = 5_000
+  server.maxConnections = 512
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const bound = server.address()
+  const port = typeof bound === 'object' && bound !== null ? bound.port : address.port
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host
+  return {
+    server,
+    url: `http://${host}:${port}/mcp`,
+    async close() {
+      await mcp.close()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function sendError(res: ServerResponse, status: number, code: ErrorCode): void {
+  sendJson(res, status, { error: { code, message: ERROR_CATALOG[code].message } })
+}
