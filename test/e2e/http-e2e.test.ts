@@ -1,0 +1,100 @@
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { ADMIN_URL, E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
+import { checkReads, checkRefusals, checkToolList } from './tool-scenarios.js'
+
+let server: HttpServerProcess
+let client: Client
+
+before(async () => {
+  await setupE2eDatabase()
+  const config = writeTempConfig(
+    `sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\nlimits:\n  maxRows: 40\nhttp:\n  listen: 127.0.0.1:0\n  maxBodyBytes: 65536\n`,
+  )
+  server = await startHttpCli(['--config', config], { E2E_DB_URL: readerUrl() })
+  client = new Client({ name: 'e2e-http', version: '1.0.0' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.url)))
+})
+
+after(async () => {
+  await client?.close()
+  await server?.stop()
+})
+
+test('http: binds loopback by default', () => {
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+})
+
+test('http: tools/list', async () => {
+  await checkToolList(client)
+})
+
+test('http: reads', async () => {
+  await checkReads(client, 40)
+})
+
+test('http: refusals', async () => {
+  await checkRefusals(client)
+})
+
+function raw(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const url = new URL(server.base)
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path, method: init.method ?? 'GET', headers: init.headers, setHost: !init.headers?.host },
+      (res) => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      },
+    )
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+const initBody = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+})
+const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+
+test('http: /healthz answers liveness; other paths are 404 with a stable code', async () => {
+  const health = await raw('/healthz')
+  assert.equal(health.status, 200)
+  assert.deepEqual(JSON.parse(health.body), { status: 'ok' })
+  const other = await raw('/admin')
+  assert.equal(other.status, 404)
+  assert.equal(JSON.parse(other.body).error.code, 'ERR_HTTP_NOT_FOUND')
+})
+
+test('http: DNS rebinding is refused by the Host check, without echoing the header', async () => {
+  const r = await raw('/mcp', { method: 'POST', headers: { ...mcpHeaders, host: 'evil.example:80' }, body: initBody })
+  assert.equal(r.status, 403)
+  assert.equal(JSON.parse(r.body).error.code, 'ERR_HTTP_HOST_NOT_ALLOWED')
+  assert.doesNotMatch(r.body, /evil/)
+})
+
+test('http: a foreign Origin is refused', async () => {
+  const r = await raw('/mcp', { method: 'POST', headers: { ...mcpHeaders, origin: 'https://evil.example' }, body: initBody })
+  assert.equal(r.status, 403)
+  assert.equal(JSON.parse(r.body).error.code, 'ERR_HTTP_ORIGIN_NOT_ALLOWED')
+  const local = await raw('/mcp', { method: 'POST', headers: { ...mcpHeaders, origin: 'http://localhost:3000' }, body: initBody })
+  assert.equal(local.status, 200)
+})
+
+test('http: a body over the cap is refused with 413 before parsing', async () => {
+  const big = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'query', arguments: { sql: `SELECT '${'x'.repeat(70_000)}'` } } })
+  const r = await raw('/mcp', { method: 'POST', headers: mcpHeaders, body: big })
+  assert.equal(r.status, 413)
+})
+
+test('http: the server never logs the connection URL', () => {
+  assert.doesNotMatch(server.stderr(), /sqlwarden_e2e_reader@|postgres:\/\//)
+  assert.ok(ADMIN_URL.length > 0)
+})
