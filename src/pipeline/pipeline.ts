@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js'
 import { checkFunctions } from '../policy/function-policy.js'
 import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
 import { findTool } from '../server/tools/tool-registry.js'
+import type { AnalysisCache } from '../sql/analysis-cache.js'
 import { analyzeSql } from '../sql/analyze-sql.js'
 import type { QueryAnalysis } from '../sql/query-analysis.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
@@ -26,6 +27,8 @@ export interface PipelineDeps {
   readonly sources: SourceRegistry
   readonly limits: LimitsConfig
   readonly logger: Logger
+  /** Accepted analyses by SQL text; analysis is pure, so a hit skips the parse. */
+  readonly analysisCache: AnalysisCache
 }
 
 export interface ToolCall {
@@ -82,9 +85,13 @@ async function analyseCarriedSql(
   sql: string,
   paramCount: number,
 ): Promise<Result<QueryAnalysis>> {
-  const analysed = analyzeSql(sql, deps.limits)
-  if (!analysed.ok) return analysed
-  const analysis = analysed.value
+  let analysis = deps.analysisCache.get(sql)
+  if (analysis === undefined) {
+    const analysed = analyzeSql(sql, deps.limits)
+    if (!analysed.ok) return analysed
+    analysis = analysed.value
+    deps.analysisCache.set(sql, analysis)
+  }
   // The engine would also refuse a mismatch, but with driver text; refuse it here with a stable code.
   if (analysis.maxParamIndex !== paramCount) {
     return fail('ERR_SQL_PARAMS_MISMATCH', { data: { expected: analysis.maxParamIndex, given: paramCount } })

@@ -7,6 +7,7 @@ import { openSources } from '../exec/open-sources.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
 import { LOCAL_PRINCIPAL } from '../pipeline/request-context.js'
+import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
 import { startHttp } from '../transport/http-transport.js'
 import { startStdio } from '../transport/stdio-transport.js'
@@ -24,7 +25,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
   await loadPostgresParser()
   const opened = await openSources(config, logger)
   if (!opened.ok) return opened
-  const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger }
+  const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache() }
   if (config.http !== undefined) {
     let http
     try {

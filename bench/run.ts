@@ -1,0 +1,215 @@
+/**
+ * `npm run bench`: sqlwarden against a raw pg.Pool baseline measured in the same run, interleaved,
+ * on a seeded 1M-row table in the loopback PostgreSQL. Prints medians and p99 as ratios to the
+ * baseline, server CPU per call read from /proc, peak RSS, cold start and analysis cost.
+ *
+ *   npm run bench                 everything (about 3 minutes)
+ *   npm run bench -- --quick      fewer rounds, for a smoke run
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
+import pg from 'pg'
+import { analyzeSql } from '../src/sql/analyze-sql.js'
+import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
+import { BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
+import { cpuMs, fmt, peakRssMiB, percentile, prng } from './bench-stats.js'
+
+const quick = process.argv.includes('--quick')
+const ROWS = 1_000_000
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
+const POINT_SQL = `SELECT id, name, amount, created_at FROM ${BENCH_SCHEMA}.items WHERE id = $1`
+const log = (s: string) => process.stdout.write(`${s}\n`)
+
+type Caller = (id: number) => Promise<void>
+
+async function main(): Promise<void> {
+  await ensureBenchTable(ROWS, log)
+  const url = benchReaderUrl()
+  const config = join(mkdtempSync(join(tmpdir(), 'sqlwarden-bench-')), 'bench.yaml')
+  writeFileSync(config, `sources:\n  bench:\n    kind: postgres\n    url: ${url}\n    poolSize: 32\n    searchPath: [${BENCH_SCHEMA}]\nlog:\n  level: info\n`)
+
+  const pool = new pg.Pool({ connectionString: url, max: 32 })
+  const baseline: Caller = async (id) => {
+    await pool.query(POINT_SQL, [id])
+  }
+  const rand = prng(42)
+  const nextId = () => 1 + Math.floor(rand() * ROWS)
+
+  log(`\nsqlwarden benchmark — ${new Date().toISOString()} — node ${process.version}, ${quick ? 'quick' : 'full'} run`)
+  log('baseline: pg.Pool.query in the bench process, same SQL and role, interleaved with sqlwarden\n')
+
+  // stdio
+  const stdio = await startStdio(config)
+  const viaStdio: Caller = async (id) => {
+    const r = (await stdio.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+    if (r.isError) throw new Error('query failed')
+  }
+  await warm([baseline, viaStdio], nextId)
+  const c1 = await latencyInterleaved(baseline, viaStdio, nextId, quick ? 3 : 10, 300)
+  log(`point lookup by primary key, stdio, concurrency 1 (${c1.n} calls each):`)
+  log(`  baseline p50 ${fmt(c1.base50 * 1000, 0)} µs  p99 ${fmt(c1.base99 * 1000, 0)} µs`)
+  log(`  sqlwarden p50 ${fmt(c1.sw50 * 1000, 0)} µs  p99 ${fmt(c1.sw99 * 1000, 0)} µs`)
+  log(`  ratio p50 ${fmt(c1.sw50 / c1.base50)}×   p99 ${fmt(c1.sw99 / c1.base99)}×   (target p50 ≤ 2.0×)`)
+  const t32 = await throughputInterleaved(baseline, viaStdio, nextId, 32, quick ? 2 : 4, quick ? 2000 : 3000, stdio.pid)
+  log(`point lookup, stdio, 32 in flight:`)
+  log(`  baseline ${fmt(t32.baseRate, 0)} calls/s, sqlwarden ${fmt(t32.swRate, 0)} calls/s, ratio ${fmt(t32.swRate / t32.baseRate)}×   (target ≥ 0.5×)`)
+  log(`  sqlwarden p50 ${fmt(t32.sw50, 2)} ms  p99 ${fmt(t32.sw99, 2)} ms; server CPU per call ${fmt(t32.cpuPerCall, 3)} ms   (target ≤ 0.30 ms)`)
+
+  const bigStarted = performance.now()
+  const big = (await stdio.client.callTool({ name: 'query', arguments: { sql: `SELECT * FROM ${BENCH_SCHEMA}.items` } })) as {
+    structuredContent?: { row_count?: number; truncated?: boolean }
+  }
+  const bigMs = performance.now() - bigStarted
+  log(`SELECT * FROM the 1M-row table over stdio: ${big.structuredContent?.row_count} rows, truncated=${big.structuredContent?.truncated}, ${fmt(bigMs, 1)} ms (target < 100 ms)`)
+  log(`  server peak RSS over the whole stdio run: ${fmt(peakRssMiB(stdio.pid), 1)} MiB (target < 150 MiB)`)
+  await stdio.close()
+
+  // HTTP
+  const http = await startHttp(config)
+  const viaHttp: Caller = async (id) => {
+    const r = (await http.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+    if (r.isError) throw new Error('query failed')
+  }
+  await warm([viaHttp], nextId)
+  const h32 = await throughputInterleaved(baseline, viaHttp, nextId, 32, quick ? 2 : 3, quick ? 2000 : 3000, http.pid)
+  log(`point lookup, HTTP, 32 in flight:`)
+  log(`  sqlwarden ${fmt(h32.swRate, 0)} calls/s (${fmt(h32.swRate / h32.baseRate)}× baseline), p50 ${fmt(h32.sw50)} ms, p99 ${fmt(h32.sw99)} ms`)
+  log(`  server CPU per call ${fmt(h32.cpuPerCall, 3)} ms   (target ≤ 0.6 ms); peak RSS ${fmt(peakRssMiB(http.pid), 1)} MiB`)
+  await http.close()
+
+  // cold start
+  const starts: number[] = []
+  for (let i = 0; i < (quick ? 3 : 7); i++) {
+    const t0 = performance.now()
+    const s = await startStdio(config)
+    await s.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [1] } })
+    starts.push(performance.now() - t0)
+    await s.close()
+  }
+  log(`cold start to first result (spawn, connect, first query), real PostgreSQL: p50 ${fmt(percentile(starts, 50), 0)} ms (target ≤ 400 ms)`)
+
+  // analysis
+  await loadPostgresParser()
+  const sql200 =
+    "SELECT c.id, c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region = $1 AND o.created_at >= now() - interval '30 days' GROUP BY c.id, c.name ORDER BY spent DESC LIMIT 20"
+  const limits = { maxSqlLength: 20_000, maxSqlDepth: 100 }
+  for (let i = 0; i < 500; i++) analyzeSql(sql200, limits)
+  const times: number[] = []
+  for (let i = 0; i < (quick ? 2000 : 10_000); i++) {
+    const t0 = performance.now()
+    analyzeSql(sql200, limits)
+    times.push(performance.now() - t0)
+  }
+  log(`SQL analysis of a ${sql200.length}-character query: p50 ${fmt(percentile(times, 50) * 1000, 0)} µs, p99 ${fmt(percentile(times, 99) * 1000, 0)} µs (target p50 ≤ 150 µs)`)
+
+  await pool.end()
+}
+
+async function warm(callers: Caller[], nextId: () => number): Promise<void> {
+  for (const c of callers) for (let i = 0; i < 300; i++) await c(nextId())
+}
+
+async function latencyInterleaved(base: Caller, sw: Caller, nextId: () => number, rounds: number, perRound: number) {
+  const b: number[] = []
+  const s: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    for (const [caller, out] of r % 2 === 0 ? ([[base, b], [sw, s]] as const) : ([[sw, s], [base, b]] as const)) {
+      for (let i = 0; i < perRound; i++) {
+        const t0 = performance.now()
+        await caller(nextId())
+        out.push(performance.now() - t0)
+      }
+    }
+  }
+  return { n: b.length, base50: percentile(b, 50), base99: percentile(b, 99), sw50: percentile(s, 50), sw99: percentile(s, 99) }
+}
+
+async function burst(caller: Caller, nextId: () => number, concurrency: number, ms: number) {
+  const latencies: number[] = []
+  const deadline = performance.now() + ms
+  let calls = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now()
+        await caller(nextId())
+        latencies.push(performance.now() - t0)
+        calls++
+      }
+    }),
+  )
+  return { calls, elapsed: performance.now() - started, latencies }
+}
+
+async function throughputInterleaved(base: Caller, sw: Caller, nextId: () => number, concurrency: number, rounds: number, ms: number, pid: number) {
+  let baseCalls = 0
+  let baseTime = 0
+  let swCalls = 0
+  let swTime = 0
+  let cpu = 0
+  const lat: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    const a = await burst(base, nextId, concurrency, ms)
+    baseCalls += a.calls
+    baseTime += a.elapsed
+    const cpu0 = cpuMs(pid)
+    const s = await burst(sw, nextId, concurrency, ms)
+    cpu += cpuMs(pid) - cpu0
+    swCalls += s.calls
+    swTime += s.elapsed
+    lat.push(...s.latencies)
+  }
+  return {
+    baseRate: (baseCalls * 1000) / baseTime,
+    swRate: (swCalls * 1000) / swTime,
+    sw50: percentile(lat, 50),
+    sw99: percentile(lat, 99),
+    cpuPerCall: cpu / swCalls,
+  }
+}
+
+async function startStdio(config: string) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, '--config', config], stderr: 'inherit' })
+  const client = new Client({ name: 'bench', version: '1' })
+  await client.connect(transport)
+  const pid = (transport as unknown as { pid: number | null }).pid
+  if (!pid) throw new Error('no server pid')
+  return { client, pid, close: () => client.close() }
+}
+
+async function startHttp(config: string) {
+  const child: ChildProcess = spawn(process.execPath, [CLI, '--config', config, '--http', '127.0.0.1:0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env },
+  })
+  let err = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString()
+      const m = /"url":"(http:[^"]+)"/.exec(err)
+      if (m?.[1]) resolve(m[1])
+    })
+    child.once('exit', () => reject(new Error(err)))
+  })
+  const client = new Client({ name: 'bench', version: '1' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+  return {
+    client,
+    pid: child.pid ?? 0,
+    async close() {
+      await client.close()
+      child.kill('SIGTERM')
+    },
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exit(1)
+})
