@@ -192,7 +192,7 @@ async function startHttp(config: string) {
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr?.on('data', (c: Buffer) => {
       err += c.toString()
-      const m = /"url":"(http:[^"]+)"/.exec(err)
+      const m = /"endpoint":"(http:[^"]+)"/.exec(err)
       if (m?.[1]) resolve(m[1])
     })
     child.once('exit', () => reject(new Error(err)))

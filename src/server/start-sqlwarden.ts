@@ -35,7 +35,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
       const code = (error as { code?: string }).code
       return { ok: false, message: `http.listen: cannot listen on ${config.http.listen}${code ? ` (${code})` : ''}` }
     }
-    logger.info({ url: http.url, sources: opened.registry.names() }, 'sqlwarden serving Streamable HTTP')
+    logger.info({ endpoint: http.url, sources: opened.registry.names() }, 'sqlwarden serving Streamable HTTP')
     return {
       ok: true,
       running: {

@@ -36,7 +36,6 @@ export async function startHttp(
 
   const mcp = createMcpHandler(() => createMcpServer({ deps, transport: 'http', principal }), {
     legacy: 'stateless',
-    responseMode: 'json',
     maxRequestBodySize: http.maxBodyBytes,
     onerror: (error) => logger.debug({ err: error }, 'mcp http handler reported an error'),
   })

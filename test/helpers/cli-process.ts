@@ -42,7 +42,7 @@ export async function startHttpCli(args: string[], env: Record<string, string> =
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 20_000)
     child.stderr?.on('data', (c: Buffer) => {
       err += c.toString()
-      const match = /"url":"(http:[^"]+)"/.exec(err)
+      const match = /"endpoint":"(http:[^"]+)"/.exec(err)
       if (match?.[1]) {
         clearTimeout(timer)
         resolve(match[1])
