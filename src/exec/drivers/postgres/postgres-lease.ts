@@ -1,0 +1,104 @@
+/**
+ * One checked-out pooled client, from checkout to release. The rule it enforces (I7): a client
+ * goes back to the pool only when the server has said the session is idle (`I`) after our
+ * ROLLBACK and the leak check found nothing; in every other case it is destroyed.
+ */
+import type { PoolClient } from 'pg'
+import type { Logger } from '../../../log/logger.js'
+import { describeError } from './postgres-errors.js'
+import type { PortalQuery } from './postgres-portal-query.js'
+import { LEAK_CHECK_SQL } from './postgres-read-sql.js'
+
+/** Longest wait for ROLLBACK and the leak check before the client is destroyed instead. */
+const CLEANUP_TIMEOUT_MS = 5_000
+
+/** Simple protocol on purpose: our own two statements, after an error left the block aborted. */
+const ROLLBACK_AND_CHECK_SQL = `ROLLBACK; ${LEAK_CHECK_SQL}`
+
+const TIMED_OUT = Symbol('timed out')
+
+/** Resolves with the promise's value, or TIMED_OUT. Never rejects; a late rejection is swallowed. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT | { error: unknown }> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(TIMED_OUT), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        resolve({ error })
+      },
+    )
+  })
+}
+
+interface StatusClient {
+  getTransactionStatus(): string | null
+}
+
+export class Lease {
+  readonly client: PoolClient
+  readonly #logger: Logger
+  #broken = false
+  #released = false
+  readonly #onError: (error: unknown) => void
+
+  constructor(client: PoolClient, logger: Logger) {
+    this.client = client
+    this.#logger = logger
+    // Without a listener, an 'error' on a checked-out client (backend killed, socket reset) would
+    // be thrown by the EventEmitter and crash the process.
+    this.#onError = (error) => {
+      this.#broken = true
+      this.#logger.warn({ err: describeError(error) }, 'postgres connection error')
+    }
+    client.on('error', this.#onError)
+  }
+
+  /** Waits for the query to let go of the connection, rolls back if needed, releases or destroys. */
+  async settle(query: PortalQuery): Promise<void> {
+    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+    if (settled === TIMED_OUT || 'error' in settled) return this.destroy('cleanup_timeout')
+    let clean = settled.clean
+    if (settled.needsRollback && !this.#broken) clean = await this.#rollbackAndCheck()
+    if (settled.leaked > 0) this.#logger.warn({ leaked: settled.leaked }, 'postgres read left session state; destroying connection')
+    const status = (this.client as unknown as StatusClient).getTransactionStatus()
+    if (clean && !this.#broken && status === 'I') return this.release()
+    this.destroy(clean ? `transaction_status_${status ?? 'unknown'}` : 'not_clean')
+  }
+
+  /** After an abort: the statement was cancelled (or not); the connection is not reused either way. */
+  async abandon(query: PortalQuery, waitMs: number): Promise<void> {
+    await within(query.settled, waitMs)
+    this.destroy('cancelled')
+  }
+
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    this.client.removeListener('error', this.#onError)
+    this.client.release()
+  }
+
+  destroy(reason: string): void {
+    if (this.#released) return
+    this.#released = true
+    this.#logger.debug({ reason }, 'postgres connection destroyed')
+    this.client.removeListener('error', this.#onError)
+    // pg-pool ends a client released with an error; with a query still active that destroys the socket.
+    this.client.release(true)
+  }
+
+  async #rollbackAndCheck(): Promise<boolean> {
+    const outcome = await within(this.client.query({ text: ROLLBACK_AND_CHECK_SQL, rowMode: 'array' }), CLEANUP_TIMEOUT_MS)
+    if (outcome === TIMED_OUT || 'error' in outcome) return false
+    const results = outcome as unknown as { rows: unknown[][] }[]
+    const check = Array.isArray(results) ? results[1]?.rows[0] : undefined
+    if (check === undefined) return false
+    const leaked = check.reduce<number>((sum, value) => sum + Number(value), 0)
+    if (leaked > 0) this.#logger.warn({ leaked }, 'postgres read left session state; destroying connection')
+    return leaked === 0
+  }
+}

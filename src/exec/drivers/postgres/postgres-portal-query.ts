@@ -1,0 +1,297 @@
+/**
+ * One read as one pg Submittable, so the critical path is a single round trip (DESIGN §2 step 9).
+ *
+ * submit() writes, in one corked batch:
+ *   Parse/Bind/Execute  BEGIN READ ONLY
+ *   Parse/Bind/Execute  SELECT set_config(… , true) × 8          (values bound as parameters)
+ *   Parse/Bind/Describe/Execute(rows = first chunk)  <the statement>   (unnamed statement + portal)
+ *   Flush
+ * The statement travels alone in its own Parse message, so the engine refuses a second statement
+ * even if analysis were wrong. More rows are fetched with Execute(portal, n) + Flush until the row
+ * cap + 1, the byte cap or the end of the portal. Then, without waiting, the caller gets its rows
+ * and the batch `ROLLBACK` + leak check + Sync goes out (off the critical path).
+ *
+ * Why Flush and not Sync between rounds: pg's Client hands a query exactly one ReadyForQuery, and
+ * PostgreSQL disarms statement_timeout at every Sync (finish_xact_command). With Flush the timer
+ * armed at the statement's Parse keeps running across all Execute rounds, so the server bounds the
+ * whole statement, not each chunk. The timer does arm for the statement: start_xact_command() runs
+ * enable_statement_timeout() at each Parse/Bind/Execute, exec_execute_message() disarms it when an
+ * Execute completes, and the next message re-arms it with the current value, which the pipelined
+ * set_config(…, true) has just set (PostgreSQL ≥ 11; test/integration/postgres/timeout-cancel).
+ */
+import type { Connection } from 'pg'
+import type { SqlParam } from '../driver.js'
+import { BEGIN_SQL, LEAK_CHECK_SQL, SETTINGS_SQL } from './postgres-read-sql.js'
+import { RowCollector, type FieldDescription, type PortalRows } from './postgres-row-collector.js'
+import { TYPE_LOOKUP_SQL, type TypeCache } from './postgres-types.js'
+
+export type { PortalRows } from './postgres-row-collector.js'
+
+/** Command tags a read may end with. Anything else means analysis let through a non-read. */
+const READ_TAG = /^(SELECT|SHOW|EXPLAIN)( |$)/
+
+const FIRST_CHUNK = 100
+
+/** The parts of pg's Connection this class writes to (pg's typings lag behind its code). */
+interface WireConnection {
+  readonly stream: { cork?: () => void; uncork?: () => void }
+  parse(msg: { text: string }): void
+  bind(msg: { values?: (string | null)[] }): void
+  describe(msg: { type: 'P' }): void
+  execute(msg: { rows?: number }): void
+  flush(): void
+  sync(): void
+  sendCopyFail(message: string): void
+}
+
+type Step = 'begin' | 'settings' | 'user' | 'types' | 'rollback' | 'check'
+
+export interface PortalQueryConfig {
+  readonly sql: string
+  readonly params: readonly SqlParam[]
+  /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms) and search_path. */
+  readonly settings: readonly [string, string, string, string]
+  readonly maxRows: number
+  readonly maxBytes: number
+  readonly types: TypeCache
+}
+
+export type PortalOutcome =
+  | { readonly ok: true; readonly value: PortalRows }
+  /** `unexpected`: not a server error but a reply a read must not produce (a subject name). */
+  | { readonly ok: false; readonly error: unknown; readonly unexpected?: string }
+
+export interface PortalSettled {
+  /** ROLLBACK ran, the leak check found nothing and nothing unexpected happened. */
+  readonly clean: boolean
+  /** A server error cut the batch short before ROLLBACK; the driver must roll back and re-check. */
+  readonly needsRollback: boolean
+  readonly leaked: number
+}
+
+function wireValue(value: SqlParam): string | null {
+  if (value === null) return null
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  return String(value)
+}
+
+export class PortalQuery {
+  /** The caller's rows (or error), as soon as they are final. */
+  readonly result: Promise<PortalOutcome>
+  /** The connection's state once this query is finished with it. */
+  readonly settled: Promise<PortalSettled>
+
+  readonly #config: PortalQueryConfig
+  readonly #rows: RowCollector
+  #con: WireConnection | null = null
+  #resolveResult!: (outcome: PortalOutcome) => void
+  #resolveSettled!: (settled: PortalSettled) => void
+  #resultSent = false
+  #done = false
+  #steps: Step[] = ['begin', 'settings', 'user']
+  #finishing = false
+  #stopping = false
+  #awaitingTypes = false
+  #unexpected: string | null = null
+  #rounds = 0
+  #requested = 0
+  #lastChunk = FIRST_CHUNK
+  #leaked = 0
+
+  constructor(config: PortalQueryConfig) {
+    this.#config = config
+    this.#rows = new RowCollector(config.maxRows, config.maxBytes, config.types)
+    this.result = new Promise((resolve) => (this.#resolveResult = resolve))
+    this.settled = new Promise((resolve) => (this.#resolveSettled = resolve))
+  }
+
+  /** Execute messages sent for the statement's portal (for tests and debug logs). */
+  get rounds(): number {
+    return this.#rounds
+  }
+
+  /** Rows asked for with Execute so far; never more than the row cap + 1. */
+  get requestedRows(): number {
+    return this.#requested
+  }
+
+  /** Stop fetching: the caller is gone and the connection will be destroyed. */
+  stop(): void {
+    this.#stopping = true
+  }
+
+  submit(connection: Connection): void {
+    const con = connection as unknown as WireConnection
+    this.#con = con
+    const { sql, params, settings, maxRows } = this.#config
+    this.#corked(() => {
+      con.parse({ text: BEGIN_SQL })
+      con.bind({})
+      con.execute({})
+      con.parse({ text: SETTINGS_SQL })
+      con.bind({ values: [...settings] })
+      con.execute({})
+      con.parse({ text: sql })
+      con.bind({ values: params.map(wireValue) })
+      con.describe({ type: 'P' })
+      this.#execute(Math.min(maxRows + 1, FIRST_CHUNK))
+      con.flush()
+    })
+  }
+
+  handleRowDescription(msg: { fields: readonly FieldDescription[] }): void {
+    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
+    this.#rows.describe(msg.fields)
+  }
+
+  handleDataRow(msg: { fields: (string | null)[] }): void {
+    switch (this.#steps[0]) {
+      case 'settings':
+        return
+      case 'user':
+        // Final early (a cap was hit): the caller gets its rows now, unless types are pending.
+        if (this.#rows.add(msg.fields) && this.#rows.unknownOids().length === 0) this.#sendResult()
+        return
+      case 'types':
+        return this.#config.types.addLookupRow(msg.fields)
+      case 'check':
+        this.#leaked = msg.fields.reduce((sum, f) => sum + Number(f ?? 0), 0)
+        return
+      default:
+        return this.#markUnexpected('unexpected_message')
+    }
+  }
+
+  handlePortalSuspended(): void {
+    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
+    const limit = this.#config.maxRows + 1
+    const enough = this.#rows.done || this.#rows.received >= limit || this.#requested >= limit
+    if (this.#stopping || enough || this.#unexpected !== null) return this.#finish()
+    this.#lastChunk = this.#rows.nextChunk(limit - this.#requested, this.#lastChunk)
+    this.#execute(this.#lastChunk)
+    this.#con?.flush()
+  }
+
+  handleCommandComplete(msg: { text: string }): void {
+    const step = this.#steps.shift()
+    if (step === 'user') {
+      if (!READ_TAG.test(msg.text)) this.#markUnexpected('unexpected_command')
+      this.#finish()
+    } else if (step === 'types') {
+      this.#awaitingTypes = false
+      this.#rows.retype()
+      this.#sendResult()
+    } else if (step === undefined) {
+      this.#markUnexpected('unexpected_message')
+    }
+  }
+
+  handleEmptyQuery(): void {
+    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
+    this.#steps.shift()
+    this.#markUnexpected('empty_query')
+    this.#finish()
+  }
+
+  handleCopyInResponse(connection: Connection): void {
+    this.#markUnexpected('unexpected_command')
+    const con = connection as unknown as WireConnection
+    con.sendCopyFail('COPY FROM STDIN is not accepted')
+  }
+
+  handleCopyData(): void {
+    this.#markUnexpected('unexpected_command')
+  }
+
+  /** A server ErrorResponse (pg then forgets this query) or a dead connection. */
+  handleError(error: unknown): void {
+    if (this.#done) return
+    this.#done = true
+    const step = this.#steps[0]
+    // The server skips everything until Sync; in the read phase we have not sent one yet.
+    if (!this.#finishing) this.#con?.sync()
+    this.#emitResult({ ok: false, error })
+    const serverError = typeof error === 'object' && error !== null && 'severity' in error
+    const beforeRollback = step === 'begin' || step === 'settings' || step === 'user' || step === 'types'
+    this.#resolveSettled({ clean: false, needsRollback: serverError && beforeRollback && !this.#stopping, leaked: 0 })
+  }
+
+  handleReadyForQuery(): void {
+    if (this.#done) return
+    this.#done = true
+    const complete = this.#finishing && this.#steps.length === 0 && !this.#stopping
+    if (!this.#resultSent) this.#emitResult({ ok: false, error: new Error('read ended early'), unexpected: 'protocol' })
+    const clean = complete && this.#leaked === 0 && this.#unexpected === null
+    this.#resolveSettled({ clean, needsRollback: false, leaked: this.#leaked })
+  }
+
+  #execute(rows: number): void {
+    this.#rounds += 1
+    this.#requested += rows
+    this.#con?.execute({ rows })
+  }
+
+  /** The statement is done (or capped): type lookup if needed, ROLLBACK, leak check, Sync. */
+  #finish(): void {
+    const con = this.#con
+    if (con === null || this.#finishing) return
+    this.#finishing = true
+    // A suspended portal never sends CommandComplete; ROLLBACK closes it.
+    if (this.#steps[0] === 'user') this.#steps.shift()
+    if (this.#stopping) {
+      this.#steps = []
+      con.sync()
+      return
+    }
+    const unknown = this.#rows.unknownOids()
+    this.#awaitingTypes = unknown.length > 0
+    this.#corked(() => {
+      if (unknown.length > 0) {
+        // Resolved inside the read-only transaction, under its timeouts, before ROLLBACK.
+        this.#steps.push('types')
+        con.parse({ text: TYPE_LOOKUP_SQL })
+        con.bind({ values: [`{${unknown.join(',')}}`] })
+        con.execute({})
+      }
+      this.#steps.push('rollback', 'check')
+      con.parse({ text: 'ROLLBACK' })
+      con.bind({})
+      con.execute({})
+      con.parse({ text: LEAK_CHECK_SQL })
+      con.bind({})
+      con.execute({})
+      con.sync()
+    })
+    if (!this.#awaitingTypes) this.#sendResult()
+  }
+
+  #sendResult(): void {
+    if (this.#resultSent) return
+    if (this.#rows.failed) this.#markUnexpected('conversion_failed')
+    if (this.#unexpected !== null) {
+      this.#emitResult({ ok: false, error: new Error('unexpected reply'), unexpected: this.#unexpected })
+      return
+    }
+    this.#emitResult({ ok: true, value: this.#rows.result() })
+  }
+
+  #emitResult(outcome: PortalOutcome): void {
+    if (this.#resultSent) return
+    this.#resultSent = true
+    this.#resolveResult(outcome)
+  }
+
+  #markUnexpected(subject: string): void {
+    this.#unexpected ??= subject
+  }
+
+  #corked(write: () => void): void {
+    const stream = this.#con?.stream
+    stream?.cork?.()
+    try {
+      write()
+    } finally {
+      stream?.uncork?.()
+    }
+  }
+}

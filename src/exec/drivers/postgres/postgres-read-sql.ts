@@ -1,0 +1,27 @@
+/**
+ * The fixed SQL of the read path, sqlwarden's own text. The settings go in as bound parameters;
+ * every one is transaction-local (`set_config(…, true)`), so ROLLBACK restores the session.
+ */
+export const BEGIN_SQL = 'BEGIN READ ONLY'
+
+/**
+ * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path.
+ * The output settings fix the text the value converters parse (postgres-values.ts).
+ */
+export const SETTINGS_SQL =
+  "SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true), " +
+  "pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true), pg_catalog.set_config('search_path', $4, true), " +
+  "pg_catalog.set_config('DateStyle', 'ISO, MDY', true), pg_catalog.set_config('IntervalStyle', 'postgres', true), " +
+  "pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('extra_float_digits', '1', true)"
+
+/**
+ * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN
+ * (committed LISTENs only, so normally none), SQL-level PREPARE (not transactional) and holdable
+ * cursors. Runs after ROLLBACK, so every name is schema-qualified. The unnamed portal is ours.
+ */
+export const LEAK_CHECK_SQL =
+  "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory' " +
+  'AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), ' +
+  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels()), ' +
+  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements), ' +
+  "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors WHERE name OPERATOR(pg_catalog.<>) '')"

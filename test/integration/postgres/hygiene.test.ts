@@ -1,0 +1,158 @@
+/**
+ * I7: a pooled connection carries nothing from one call to the next. With poolSize 1 every call
+ * reuses the same backend unless the driver destroyed it, so "same pid and no state" proves the
+ * ROLLBACK cleaned up, and "new pid" proves the leak check refused to reuse a dirty session.
+ * These statements go straight to the driver, as if SQL analysis had let them through.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { JsonValue } from '../../../src/exec/drivers/driver.js'
+import pg from 'pg'
+import { PortalQuery } from '../../../src/exec/drivers/postgres/postgres-portal-query.js'
+import { TypeCache } from '../../../src/exec/drivers/postgres/postgres-types.js'
+import { requirePostgres, withAdmin } from '../../helpers/postgres-env.js'
+import { eventually, expectFail, expectOk, openDriver, request, settle, type DriverFixture } from './postgres-fixture.js'
+
+const STATE_SQL = `SELECT pg_backend_pid(),
+  current_setting('x.y', true), current_setting('work_mem'), current_user::text,
+  (SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_listening_channels()),
+  (SELECT count(*) FROM pg_cursors WHERE name <> ''), (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
+  (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())`
+
+describe('postgres driver: connection hygiene (poolSize 1)', () => {
+  let fx: DriverFixture
+  let defaultWorkMem: string
+
+  before(async () => {
+    await requirePostgres()
+    fx = await openDriver({ poolSize: 1 })
+    defaultWorkMem = await withAdmin(fx.url, async (c) => (await c.query<{ w: string }>("SELECT current_setting('work_mem') AS w")).rows[0]?.w ?? '')
+  })
+
+  after(async () => {
+    await fx?.driver.close()
+  })
+
+  /** The next call's view of its session: pid plus everything that must be empty. */
+  async function state(): Promise<{ pid: number; rest: JsonValue[] }> {
+    await settle() // ROLLBACK runs after the result is returned
+    const row = expectOk(await fx.driver.read(request(STATE_SQL))).rows[0] ?? []
+    // After ROLLBACK a custom setting reads '' rather than NULL (DESIGN §5): the placeholder name
+    // stays known to the session, its value does not. Both mean "not set".
+    return { pid: row[0] as number, rest: [row[1] === '' ? null : (row[1] ?? null), ...row.slice(2)] }
+  }
+
+  const cleanState = () => [null, defaultWorkMem, 'postgres', '0', '0', '0', '0', '0']
+
+  test('set_config(…, false) inside the read is reverted by ROLLBACK; the connection is reused', async () => {
+    const before = await state()
+    expectOk(await fx.driver.read(request("SELECT set_config('x.y', '1', false), set_config('work_mem', '7MB', false), set_config('role', 'pg_monitor', false)")))
+    const next = await state()
+    assert.equal(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('a temp table cannot be created in the read-only transaction', async () => {
+    const before = await state()
+    expectFail(await fx.driver.read(request('CREATE TEMP TABLE t (x int)')), 'ERR_EXEC_READ_ONLY_VIOLATION')
+    expectFail(await fx.driver.read(request('SELECT 1 INTO TEMP t2')), 'ERR_EXEC_READ_ONLY_VIOLATION')
+    const next = await state()
+    assert.equal(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('a transaction-level advisory lock ends with ROLLBACK; the connection is reused', async () => {
+    const before = await state()
+    expectOk(await fx.driver.read(request('SELECT pg_advisory_xact_lock(4241)')))
+    const next = await state()
+    assert.equal(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('a session advisory lock survives ROLLBACK, so the leak check destroys the connection', async () => {
+    const before = await state()
+    expectOk(await fx.driver.read(request('SELECT pg_advisory_lock(4242)')))
+    const next = await state()
+    assert.notEqual(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+    const held = () =>
+      withAdmin(fx.url, async (c) => (await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rowCount ?? 0)
+    assert.ok(await eventually(async () => (await held()) === 0, 2_000), 'the advisory lock is still held')
+  })
+
+  test('PREPARE is not transactional; the connection is destroyed, not reused', async () => {
+    const before = await state()
+    const r = await fx.driver.read(request('PREPARE leaked AS SELECT 1'))
+    assert.equal(r.ok, false)
+    const next = await state()
+    assert.notEqual(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('LISTEN in a read-only transaction is undone by ROLLBACK and never reaches the next call', async () => {
+    await state()
+    const r = await fx.driver.read(request('LISTEN sw_channel'))
+    assert.equal(r.ok, false) // not a read: refused as an unexpected command
+    const next = await state()
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('a WITH HOLD cursor declared in the read does not survive it', async () => {
+    await state()
+    const r = await fx.driver.read(request('DECLARE c CURSOR WITH HOLD FOR SELECT 1'))
+    assert.equal(r.ok, false)
+    const next = await state()
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('pg_notify inside the read is discarded by ROLLBACK', async () => {
+    await withAdmin(fx.url, async (admin) => {
+      const received: string[] = []
+      admin.on('notification', (n) => received.push(n.payload ?? ''))
+      await admin.query('LISTEN sw_notify')
+      const before = await state()
+      expectOk(await fx.driver.read(request("SELECT pg_notify('sw_notify', 'leaked')")))
+      const next = await state()
+      assert.equal(next.pid, before.pid)
+      await admin.query('SELECT 1')
+      await settle(200)
+      assert.deepEqual(received, [])
+    })
+  })
+
+  test('after a failed statement the connection is rolled back and reused', async () => {
+    const before = await state()
+    expectFail(await fx.driver.read(request('SELECT 1/0')), 'ERR_EXEC_INVALID_INPUT')
+    const next = await state()
+    assert.equal(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('the leak check counts every kind of session state a ROLLBACK leaves behind', async () => {
+    const client = new pg.Client({ connectionString: fx.url })
+    await client.connect()
+    try {
+      const run = async (sql: string) => {
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public'], maxRows: 10, maxBytes: 10_000, types: new TypeCache() })
+        client.query(q)
+        await q.result
+        return q.settled
+      }
+      // In-transaction LISTEN and WITH HOLD cursors are undone by the ROLLBACK itself.
+      assert.equal((await run('LISTEN sw_rolled_back')).leaked, 0)
+      assert.equal((await run('DECLARE c CURSOR WITH HOLD FOR SELECT 1')).leaked, 0)
+      // State created outside a read (committed) is what the check exists to catch.
+      assert.deepEqual(await run('SELECT 1'), { clean: true, needsRollback: false, leaked: 0 })
+      await client.query('PREPARE p1 AS SELECT 1')
+      assert.deepEqual(await run('SELECT 1'), { clean: false, needsRollback: false, leaked: 1 })
+      await client.query('LISTEN sw_committed')
+      assert.equal((await run('SELECT 1')).leaked, 2)
+      await client.query('BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT 1; COMMIT')
+      assert.equal((await run('SELECT 1')).leaked, 3)
+      await client.query('SELECT pg_advisory_lock(4243)')
+      assert.equal((await run('SELECT 1')).leaked, 4)
+    } finally {
+      await client.end()
+    }
+  })
+})
