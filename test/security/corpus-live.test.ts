@@ -19,10 +19,10 @@ import { CatalogCache } from '../../src/policy/function-policy.js'
 import { AnalysisCache } from '../../src/sql/analysis-cache.js'
 import { loadPostgresParser } from '../../src/sql/parser/postgres-parser.js'
 import { requirePostgres } from '../helpers/postgres-env.js'
-import { loadCorpus } from './corpus-loader.js'
+import { loadPostgresCorpus } from './load-postgres-corpus.js'
 import { CANARY_FILES, corpusDatabaseUrl, setupCorpusDatabase } from './corpus-database.js'
 
-const cases = loadCorpus()
+const cases = loadPostgresCorpus()
 let deps: PipelineDeps
 let admin: pg.Client
 let listener: pg.Client
@@ -132,7 +132,7 @@ test('every case through the real pipeline on a superuser connection: refused on
     notifications.length = 0
     const outcome = await runToolCall(deps, {
       name: 'query',
-      args: { sql: c.sql, ...(c.params ? { params: c.params } : {}) },
+      args: { sql: c.sql, ...(c.params ? { params: [...c.params] } : {}) },
       ctx: createRequestContext({ principal: LOCAL_PRINCIPAL, transport: 'stdio' }),
     })
     const got = outcome.ok ? 'allow' : outcome.code

@@ -7,12 +7,16 @@ export const BEGIN_SQL = 'BEGIN READ ONLY'
 /**
  * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path.
  * The output settings fix the text the value converters parse (postgres-values.ts).
+ * standard_conforming_strings is forced on because libpg-query always parses with it on: with it
+ * off (a role or database default), `'a\' || ' ), pg_sleep(5) --'` is two strings to the parser but
+ * a string and a pg_sleep call to the server (test/regressions/standard-conforming-strings-off).
  */
 export const SETTINGS_SQL =
   "SELECT pg_catalog.set_config('statement_timeout', $1, true), pg_catalog.set_config('lock_timeout', $2, true), " +
   "pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true), pg_catalog.set_config('search_path', $4, true), " +
   "pg_catalog.set_config('DateStyle', 'ISO, MDY', true), pg_catalog.set_config('IntervalStyle', 'postgres', true), " +
-  "pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('extra_float_digits', '1', true)"
+  "pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('extra_float_digits', '1', true), " +
+  "pg_catalog.set_config('standard_conforming_strings', 'on', true)"
 
 /**
  * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN
