@@ -111,7 +111,8 @@ export async function checkRefusals(client: Client): Promise<void> {
   assertRefused(await call(client, 'drop_database', {}), 'ERR_TOOL_UNKNOWN')
   assertRefused(await call(client, 'query', { sql: 'SELECT 1', source: 'nope' }), 'ERR_SOURCE_UNKNOWN')
   assertRefused(await call(client, 'query', { sql: 'SELECT no_such_column FROM customers' }), 'ERR_EXEC_UNDEFINED_OBJECT')
-  assertRefused(await call(client, 'explain', { sql: 'EXPLAIN ANALYZE SELECT 1' }), 'ERR_SQL_NOT_READ_ONLY')
+  assertRefused(await call(client, 'explain', { sql: 'EXPLAIN ANALYZE SELECT 1' }), 'ERR_SQL_FORBIDDEN_CONSTRUCT')
+  assertRefused(await call(client, 'query', { sql: 'EXPLAIN ANALYZE DELETE FROM orders' }), 'ERR_SQL_NOT_READ_ONLY')
   // Nothing of the driver's message crosses: no SQLSTATE detail, no "column … does not exist".
   const failed = await call(client, 'query', { sql: 'SELECT no_such_column FROM customers' })
   assert.doesNotMatch(textOf(failed), /does not exist|no_such_column|42703|postgres:\/\//)
