@@ -14,14 +14,12 @@ const input = z
   })
   .strict()
 
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-)
-
 export const queryResultSchema = z
   .object({
     columns: z.array(z.object({ name: z.string(), type: z.string() }).strict()),
-    rows: z.array(z.array(jsonValue)),
+    // Cells are any JSON value (documented per type in the README). A plain `{}` item schema keeps
+    // client-side validation cheap; a recursive union made every client walk every cell.
+    rows: z.array(z.array(z.unknown())),
     row_count: z.number().int().nonnegative(),
     truncated: z.boolean(),
     truncated_by: z.enum(['rows', 'bytes']).nullable(),

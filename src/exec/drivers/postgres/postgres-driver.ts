@@ -15,7 +15,7 @@ import { createPostgresCatalog } from './postgres-catalog.js'
 import { sendCancelRequest } from './postgres-cancel.js'
 import { cancelled, describeError, mapPostgresError, type CancelReason } from './postgres-errors.js'
 import { Lease } from './postgres-lease.js'
-import { PortalQuery, type PortalRows } from './postgres-portal-query.js'
+import { PortalQuery, type PortalOutcome, type PortalRows } from './postgres-portal-query.js'
 import { pgSslConfig, withoutSslParams, type PostgresSslOptions } from './postgres-ssl.js'
 import { TypeCache } from './postgres-types.js'
 
@@ -146,20 +146,38 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
       }
       const lease = new Lease(first.client, logger)
       const path = pathOverride === undefined ? searchPath : pathOverride.map(quoteIdent).join(', ')
-      const query = new PortalQuery({
-        sql,
-        params,
-        settings: [String(timeoutMs), lockTimeout, String(IDLE_IN_TRANSACTION_MS), path],
-        maxRows: Math.max(0, Math.floor(limits.maxRows)),
-        maxBytes: Math.max(0, Math.floor(limits.maxBytes)),
-        types,
-      })
-      first.client.query(query)
-      const outcome = await Promise.race([query.result, stop.promise])
+      let query: PortalQuery | null = null
+      let outcome: PortalOutcome | 'abort' | 'deadline' | undefined
+      // First try: the whole call in one round trip. If the first chunk was not the whole answer,
+      // the transaction is already rolled back and the statement runs again on the same connection,
+      // fetching in rounds (at most two executions, both inside the same client-side deadline).
+      const startedAt = performance.now()
+      for (const speculative of [true, false]) {
+        if (query !== null && !(await lease.reuseAfter(query))) {
+          return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'connection_not_reusable' })
+        }
+        // The second execution gets what is left of the time limit, so the server still bounds
+        // the call's total statement time by statement_timeout.
+        const budgetMs = positiveMs(timeoutMs - (performance.now() - startedAt))
+        query = new PortalQuery({
+          sql,
+          params,
+          settings: [String(budgetMs), lockTimeout, String(IDLE_IN_TRANSACTION_MS), path],
+          maxRows: Math.max(0, Math.floor(limits.maxRows)),
+          maxBytes: Math.max(0, Math.floor(limits.maxBytes)),
+          types,
+          speculative,
+        })
+        first.client.query(query)
+        outcome = await Promise.race([query.result, stop.promise])
+        if (typeof outcome === 'string' || outcome.ok || !('rerun' in outcome)) break
+      }
+      if (query === null || outcome === undefined) throw new Error('unreachable: no query was run')
       if (typeof outcome === 'string') {
         query.stop()
         if (options.cancel === 'protocol') {
-          track(sendCancelRequest(first.client).then(() => lease.abandon(query, CANCEL_WAIT_MS)))
+          const stopped = query
+          track(sendCancelRequest(first.client).then(() => lease.abandon(stopped, CANCEL_WAIT_MS)))
         } else {
           lease.destroy('cancelled')
         }
@@ -167,6 +185,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
       }
       track(lease.settle(query))
       if (outcome.ok) return ok(outcome.value)
+      if ('rerun' in outcome) return fail('ERR_INTERNAL', { subject: 'rerun_twice' })
       if (outcome.unexpected !== undefined) {
         logger.warn({ subject: outcome.unexpected }, 'postgres read refused: unexpected reply')
         return fail('ERR_EXEC_QUERY_FAILED', { subject: outcome.unexpected, cause: outcome.error })

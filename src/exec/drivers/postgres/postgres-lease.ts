@@ -69,6 +69,22 @@ export class Lease {
     this.destroy(clean ? `transaction_status_${status ?? 'unknown'}` : 'not_clean')
   }
 
+  /**
+   * Waits for a finished query and keeps the client for another query of the same call when it
+   * is provably clean and idle; otherwise destroys it. Returns whether it may be reused.
+   */
+  async reuseAfter(query: PortalQuery): Promise<boolean> {
+    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+    if (settled === TIMED_OUT || 'error' in settled) {
+      this.destroy('cleanup_timeout')
+      return false
+    }
+    const status = (this.client as unknown as StatusClient).getTransactionStatus()
+    if (settled.clean && !settled.needsRollback && !this.#broken && status === 'I') return true
+    this.destroy('not_clean')
+    return false
+  }
+
   /** After an abort: the statement was cancelled (or not); the connection is not reused either way. */
   async abandon(query: PortalQuery, waitMs: number): Promise<void> {
     await within(query.settled, waitMs)

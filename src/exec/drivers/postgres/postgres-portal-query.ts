@@ -54,10 +54,21 @@ export interface PortalQueryConfig {
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache
+  /**
+   * One round trip for the whole call: ROLLBACK, the leak check and Sync are written in the same
+   * batch as the statement's first Execute. Right when the first chunk holds the whole answer
+   * (point lookups, small results, anything capped within it); otherwise the outcome is `rerun`.
+   */
+  readonly speculative?: boolean
 }
 
 export type PortalOutcome =
   | { readonly ok: true; readonly value: PortalRows }
+  /**
+   * Speculative mode only: the first chunk was not the whole answer (more rows than the chunk,
+   * or types to resolve), and the transaction is already rolled back. Run again, not speculatively.
+   */
+  | { readonly ok: false; readonly rerun: true }
   /** `unexpected`: not a server error but a reply a read must not produce (a subject name). */
   | { readonly ok: false; readonly error: unknown; readonly unexpected?: string }
 
@@ -135,7 +146,17 @@ export class PortalQuery {
       con.bind({ values: params.map(wireValue) })
       con.describe({ type: 'P' })
       this.#execute(Math.min(maxRows + 1, FIRST_CHUNK))
-      con.flush()
+      if (this.#config.speculative === true) {
+        // Sync is on its way: an error must not send another, and #finish has nothing to write.
+        this.#finishing = true
+        this.#steps.push('rollback', 'check')
+        // Flush: the server sends the rows as soon as the statement is done, not after ROLLBACK
+        // and the leak check (it buffers output until Sync otherwise).
+        con.flush()
+        this.#writeRollbackAndCheck(con)
+      } else {
+        con.flush()
+      }
     })
   }
 
@@ -165,6 +186,12 @@ export class PortalQuery {
   handlePortalSuspended(): void {
     if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
     const limit = this.#config.maxRows + 1
+    if (this.#config.speculative === true) {
+      // ROLLBACK (already sent) closes the suspended portal.
+      this.#steps.shift()
+      const enough = this.#rows.done || this.#rows.received >= limit
+      return enough ? this.#speculativeResult() : this.#emitResult({ ok: false, rerun: true })
+    }
     const enough = this.#rows.done || this.#rows.received >= limit || this.#requested >= limit
     if (this.#stopping || enough || this.#unexpected !== null) return this.#finish()
     this.#lastChunk = this.#rows.nextChunk(limit - this.#requested, this.#lastChunk)
@@ -176,6 +203,7 @@ export class PortalQuery {
     const step = this.#steps.shift()
     if (step === 'user') {
       if (!READ_TAG.test(msg.text)) this.#markUnexpected('unexpected_command')
+      if (this.#config.speculative === true) return this.#speculativeResult()
       this.#finish()
     } else if (step === 'types') {
       this.#awaitingTypes = false
@@ -245,6 +273,24 @@ export class PortalQuery {
     }
     const unknown = this.#rows.unknownOids()
     this.#awaitingTypes = unknown.length > 0
+    if (this.#awaitingTypes) this.#writeFinish(con, unknown)
+    else {
+      // The caller's rows go out first; the ROLLBACK batch is written on the next turn of the event
+      // loop, so its socket write is not on the critical path. The connection stays leased (and in
+      // its read-only transaction) until that batch has run, so nothing else can use it meanwhile.
+      this.#sendResult()
+      setImmediate(() => this.#writeFinish(con, unknown))
+    }
+  }
+
+  #writeFinish(con: WireConnection, unknown: readonly number[]): void {
+    // The connection may have failed (or the caller stopped) between the two turns.
+    if (this.#done) return
+    if (this.#stopping) {
+      this.#steps = []
+      con.sync()
+      return
+    }
     this.#corked(() => {
       if (unknown.length > 0) {
         // Resolved inside the read-only transaction, under its timeouts, before ROLLBACK.
@@ -254,15 +300,24 @@ export class PortalQuery {
         con.execute({})
       }
       this.#steps.push('rollback', 'check')
-      con.parse({ text: 'ROLLBACK' })
-      con.bind({})
-      con.execute({})
-      con.parse({ text: LEAK_CHECK_SQL })
-      con.bind({})
-      con.execute({})
-      con.sync()
+      this.#writeRollbackAndCheck(con)
     })
-    if (!this.#awaitingTypes) this.#sendResult()
+  }
+
+  #writeRollbackAndCheck(con: WireConnection): void {
+    con.parse({ text: 'ROLLBACK' })
+    con.bind({})
+    con.execute({})
+    con.parse({ text: LEAK_CHECK_SQL })
+    con.bind({})
+    con.execute({})
+    con.sync()
+  }
+
+  /** Speculative mode: the answer is complete unless types are unknown (resolved only in-transaction). */
+  #speculativeResult(): void {
+    if (this.#rows.unknownOids().length > 0) return this.#emitResult({ ok: false, rerun: true })
+    this.#sendResult()
   }
 
   #sendResult(): void {
