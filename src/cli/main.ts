@@ -9,8 +9,6 @@ import { createLogger } from '../log/logger.js'
 import { SERVER_VERSION } from '../server/server-info.js'
 import { startSqlwarden } from '../server/start-sqlwarden.js'
 import { parseCliArgs, USAGE } from './cli-args.js'
-import { runDoctor } from './doctor-command.js'
-import { runDemo } from '../demo/run-demo.js'
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseCliArgs(argv)
@@ -26,7 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`sqlwarden ${SERVER_VERSION}\n`)
     return 0
   }
-  if (args.command === 'demo') return runDemo(args.overrides)
+  // demo and doctor load their modules (the MCP client, …) only when asked: start-up time matters.
+  if (args.command === 'demo') return (await import('../demo/run-demo.js')).runDemo(args.overrides)
 
   const loaded = loadConfig(args.overrides)
   if (!loaded.ok) {
@@ -35,7 +34,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = loaded.config
   const logger = createLogger(config.log.level)
-  if (args.command === 'doctor') return runDoctor(config, logger)
+  if (args.command === 'doctor') return (await import('./doctor-command.js')).runDoctor(config, logger)
 
   const started = await startSqlwarden(config, logger)
   if (!started.ok) {

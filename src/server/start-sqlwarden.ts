@@ -9,8 +9,6 @@ import type { PipelineDeps } from '../pipeline/pipeline.js'
 import { LOCAL_PRINCIPAL } from '../pipeline/request-context.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
-import { startHttp } from '../transport/http-transport.js'
-import { startStdio } from '../transport/stdio-transport.js'
 
 export interface RunningSqlwarden {
   readonly transport: 'stdio' | 'http'
@@ -22,13 +20,15 @@ export interface RunningSqlwarden {
 export type StartResult = { ok: true; running: RunningSqlwarden } | { ok: false; message: string }
 
 export async function startSqlwarden(config: Config, logger: Logger): Promise<StartResult> {
-  await loadPostgresParser()
-  const opened = await openSources(config, logger)
+  // The parser's WASM module loads while the sources connect and check their roles.
+  const [opened] = await Promise.all([openSources(config, logger), loadPostgresParser()])
   if (!opened.ok) return opened
   const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache() }
   if (config.http !== undefined) {
     let http
     try {
+      // Each transport's modules load only when it is used (start-up time, bench cold start).
+      const { startHttp } = await import('../transport/http-transport.js')
       http = await startHttp(deps, config.http, LOCAL_PRINCIPAL, logger)
     } catch (error) {
       await opened.registry.close()
@@ -48,6 +48,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
       },
     }
   }
+  const { startStdio } = await import('../transport/stdio-transport.js')
   const stdio = startStdio(deps, LOCAL_PRINCIPAL, logger)
   logger.info({ sources: opened.registry.names() }, 'sqlwarden serving stdio')
   return {

@@ -55,10 +55,27 @@ export function analyzeSql(text: string, limits: SqlLimits): Result<QueryAnalysi
 
   const statementText = sliceStatement(text, statement)
   if (statementText === null) return fail('ERR_INTERNAL', { cause: new Error('statement location out of range') })
-  const fingerprint = fingerprintPostgres(statementText)
-  if (!fingerprint.ok) return fingerprint
+  return ok(withLazyFingerprint({ ...facts.value, statementText }))
+}
 
-  return ok({ ...facts.value, fingerprint: fingerprint.value, statementText })
+/**
+ * The fingerprint parses the statement a second time (~40 µs). Nothing on the query path needs it,
+ * only records about the query do, so it is computed on first read and remembered.
+ */
+function withLazyFingerprint(analysis: Omit<QueryAnalysis, 'fingerprint'>): QueryAnalysis {
+  let memo: string | null = null
+  return Object.defineProperty(analysis, 'fingerprint', {
+    enumerable: true,
+    get(): string {
+      if (memo === null) {
+        const fingerprint = fingerprintPostgres(analysis.statementText)
+        // Parsed once already, so this cannot fail in practice; if it ever does, fail loudly (closed).
+        if (!fingerprint.ok) throw new Error('fingerprint failed for an accepted statement')
+        memo = fingerprint.value
+      }
+      return memo
+    },
+  }) as QueryAnalysis
 }
 
 /**
