@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Client } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { ADMIN_URL, E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
-import { assertBuilt, CLI, runCli, writeTempConfig } from '../helpers/cli-process.js'
+import { assertBuilt, CLI, runCli, startHttpCli, writeTempConfig } from '../helpers/cli-process.js'
 import { checkReads, checkRefusals, checkToolList } from './tool-scenarios.js'
 
 let client: Client
@@ -64,4 +64,25 @@ test('a bad flag or config stops the start with a message naming it', async () =
   const bind = await runCli(['--http', '0.0.0.0:8765'])
   assert.equal(bind.code, 2)
   assert.match(bind.stderr, /non-loopback/)
+})
+
+test('--allow-unsafe-role starts on a superuser role, and says so loudly', async () => {
+  const server = await startHttpCli(['--db', ADMIN_URL, '--allow-unsafe-role', '--http', '127.0.0.1:0'])
+  try {
+    assert.match(server.stderr(), /UNSAFE: role postgres has SUPERUSER/)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('sqlwarden doctor: OK for the least-privilege role, REFUSED (exit 1) with advice for a superuser', async () => {
+  const good = await runCli(['doctor', '--db', readerUrl()])
+  assert.equal(good.code, 0, good.stderr)
+  assert.match(good.stdout, /role sqlwarden_e2e_reader/)
+  assert.match(good.stdout, /verdict: OK/)
+  const bad = await runCli(['doctor', '--db', ADMIN_URL])
+  assert.equal(bad.code, 1)
+  assert.match(bad.stdout, /verdict: REFUSED/)
+  assert.match(bad.stdout, /CREATE ROLE sqlwarden_reader/)
+  assert.doesNotMatch(bad.stdout + bad.stderr, /postgres:\/\//)
 })
