@@ -26,17 +26,8 @@ export function peakRssMiB(pid: number): number {
   return match?.[1] ? Number(match[1]) / 1024 : Number.NaN
 }
 
-/** A deterministic PRNG (mulberry32), so every run asks for the same keys. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A deterministic PRNG, so every run asks for the same keys. */
+export { createSeededRandom as prng } from '../src/util/seeded-random.js'
 
 export function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : 'n/a'

@@ -13,21 +13,14 @@
  * Names arrive already folded and decoded by PostgreSQL's scanner: `SeTvAl` is `setval`, and
  * `U&"s\0065tval"` is `setval` too, so no rule here ever compares raw SQL text.
  */
-import type { FunctionRef, OperatorRef, RelationRef, StatementClass } from './query-analysis.js'
+import type { FunctionRef, OperatorRef, QueryAnalysis, RelationRef, StatementClass } from './query-analysis.js'
 import { NODE_FIELDS, type FieldKind } from './postgres-node-fields.js'
 import { EXPLAIN_BOOLEAN_VALUES, explainOption } from './rules/postgres-explain-options.js'
 import { isReadableSetting } from './rules/postgres-settings.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
 
-export interface StatementFacts {
-  readonly statementClass: StatementClass
-  readonly relations: readonly RelationRef[]
-  readonly functions: readonly FunctionRef[]
-  readonly attributeNames: readonly string[]
-  readonly operators: readonly OperatorRef[]
-  readonly shownSettings: readonly string[]
-  readonly maxParamIndex: number
-}
+/** What the walk finds; analyze-sql adds the statement text and the fingerprint. */
+export type StatementFacts = Omit<QueryAnalysis, 'fingerprint' | 'statementText'>
 
 /** PostgreSQL's wire protocol counts parameters in an Int16 (docs §55.7, Bind). */
 export const MAX_PARAM_INDEX = 65_535

@@ -8,6 +8,8 @@
  * generated here and sent as a few large multi-row INSERTs, which PGlite runs far faster than one
  * statement per row.
  */
+import { createSeededRandom as createRandom } from '../../util/seeded-random.js'
+
 
 /** Bump when the schema or the data changes: a cached copy with another version is rebuilt. */
 export const DEMO_DATASET_VERSION = 1
@@ -39,17 +41,7 @@ export const INJECTION_TEXT =
 
 const SEED = 0x5eed_2024
 
-/** mulberry32: tiny, fast, good enough for fake data, and identical on every platform. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+
 
 interface Random {
   next(): number
