@@ -8,12 +8,19 @@ import { parseArgs } from 'node:util'
 import type { CliOverrides } from '../config/load-config.js'
 
 export const SUBCOMMANDS = ['serve', 'demo', 'doctor'] as const
+
+/** `sqlwarden keys new --principal NAME --role ROLE…`: prints a new API key once and its config entry. */
+export interface KeysNewArgs {
+  readonly principal: string
+  readonly roles: readonly string[]
+}
 export type Subcommand = (typeof SUBCOMMANDS)[number]
 
 export type CliParse =
   | { ok: true; command: Subcommand; overrides: CliOverrides }
   | { ok: true; command: 'help' }
   | { ok: true; command: 'version' }
+  | { ok: true; command: 'keys-new'; keys: KeysNewArgs }
   | { ok: false; message: string }
 
 export function parseCliArgs(argv: readonly string[]): CliParse {
@@ -31,6 +38,8 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
         'max-bytes': { type: 'string' },
         'statement-timeout': { type: 'string' },
         'allow-unsafe-role': { type: 'boolean' },
+        principal: { type: 'string' },
+        role: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -42,6 +51,16 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
   const { values, positionals } = parsed
   if (values.help) return { ok: true, command: 'help' }
   if (values.version) return { ok: true, command: 'version' }
+  if (positionals[0] === 'keys') {
+    if (positionals[1] !== 'new' || positionals.length > 2) return { ok: false, message: 'usage: sqlwarden keys new --principal NAME --role ROLE' }
+    const principal = values.principal
+    const roles = values.role ?? []
+    const name = /^[A-Za-z0-9_.@-]{1,128}$/
+    if (principal === undefined || !name.test(principal)) return { ok: false, message: '--principal: expected 1-128 of A-Z a-z 0-9 _ . @ -' }
+    if (roles.length === 0 || !roles.every((r) => name.test(r))) return { ok: false, message: '--role: at least one, each 1-128 of A-Z a-z 0-9 _ . @ -' }
+    return { ok: true, command: 'keys-new', keys: { principal, roles } }
+  }
+  if (values.principal !== undefined || values.role !== undefined) return { ok: false, message: '--principal and --role belong to `sqlwarden keys new`' }
   if (positionals.length > 1) return { ok: false, message: `unexpected argument: ${positionals[1]}` }
   const command = positionals[0] ?? 'serve'
   if (!(SUBCOMMANDS as readonly string[]).includes(command)) return { ok: false, message: `unknown command: ${command}` }
@@ -80,6 +99,8 @@ Commands:
   (none)               serve MCP over stdio (or HTTP with --http)
   demo                 run a narrated session against the embedded demo database
   doctor               check the database role and print what to change
+  keys new --principal NAME --role ROLE [--role ROLE…]
+                       print a new HTTP API key once, and the config entry (hash only) to paste
 
 Options:
   --db URL                     PostgreSQL URL (or DATABASE_URL); default: the embedded demo database

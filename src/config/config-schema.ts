@@ -92,6 +92,34 @@ export const httpSchema = z
   })
   .strict()
 
+/** A principal or role name: plain text that may appear in logs and, later, audit records. */
+const principalName = z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 _ . @ -')
+
+export const authSchema = z
+  .object({
+    /** The stdio caller. SQLWARDEN_PRINCIPAL overrides `principal`. */
+    stdio: z
+      .object({ principal: principalName.default('local'), roles: z.array(principalName).min(1).default(['default']) })
+      .strict()
+      .default({ principal: 'local', roles: ['default'] }),
+    /**
+     * HTTP API keys: only the hash is stored (`sqlwarden keys new` prints the key once and this
+     * entry). With at least one key, every /mcp request needs `Authorization: Bearer <key>`.
+     */
+    apiKeys: z
+      .array(
+        z
+          .object({
+            principal: principalName,
+            roles: z.array(principalName).min(1),
+            hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits> (see `sqlwarden keys new`)'),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict()
+
 export const configSchema = z
   .object({
     /** Named sources. The CLI's --db becomes a source named `default`. */
@@ -101,6 +129,8 @@ export const configSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     /** Transport. Absent: stdio. */
     http: httpSchema.optional(),
+    /** Who is calling: the stdio principal and HTTP API keys. */
+    auth: authSchema.default({ stdio: { principal: 'local', roles: ['default'] }, apiKeys: [] }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -115,3 +145,4 @@ export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>
 export type EmbeddedSourceConfig = z.output<typeof embeddedSourceSchema>
 export type LimitsConfig = z.output<typeof limitsSchema>
 export type HttpConfig = z.output<typeof httpSchema>
+export type AuthConfig = z.output<typeof authSchema>

@@ -57,6 +57,12 @@ export function loadConfig(
   }
 
   const input = mergeCli(fromFile, cli, env)
+  const envPrincipal = nonEmpty(env.SQLWARDEN_PRINCIPAL)
+  if (envPrincipal !== undefined) {
+    const auth = { ...((input as { auth?: Record<string, unknown> }).auth ?? {}) }
+    auth.stdio = { ...((auth.stdio as Record<string, unknown> | undefined) ?? {}), principal: envPrincipal }
+    ;(input as { auth?: unknown }).auth = auth
+  }
   const result = configSchema.safeParse(input)
   if (!result.success) {
     const issue = result.error.issues[0]
@@ -129,9 +135,9 @@ function checkCombinations(config: Config): string | null {
   if (config.http !== undefined) {
     const address = parseListenAddress(config.http.listen)
     if (address === null) return 'http.listen: expected HOST:PORT, for example 127.0.0.1:8765'
-    // I9: no authentication exists yet, so only a loopback bind is allowed.
-    if (!isLoopbackHost(address.host)) {
-      return `http.listen: refusing to bind ${address.host}: a non-loopback bind needs authentication, which is not configured`
+    // I9: a non-loopback bind is allowed only when every request must authenticate.
+    if (!isLoopbackHost(address.host) && config.auth.apiKeys.length === 0) {
+      return `http.listen: refusing to bind ${address.host}: a non-loopback bind needs authentication (auth.apiKeys), which is not configured`
     }
   }
   return null

@@ -22,6 +22,9 @@ const catalog = {
     surface: 'startup',
   },
 
+  ERR_AUTH_REQUIRED: { message: 'Authentication required', retryable: false, surface: 'http' },
+  ERR_AUTH_INVALID: { message: 'Invalid credentials', retryable: false, surface: 'http' },
+
   ERR_HTTP_HOST_NOT_ALLOWED: { message: 'Host header is not allowed', retryable: false, surface: 'http' },
   ERR_HTTP_ORIGIN_NOT_ALLOWED: { message: 'Origin is not allowed', retryable: false, surface: 'http' },
   ERR_HTTP_BODY_TOO_LARGE: { message: 'Request body is too large', retryable: false, surface: 'http' },

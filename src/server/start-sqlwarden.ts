@@ -6,7 +6,7 @@ import type { Config } from '../config/config-schema.js'
 import { openSources } from '../exec/open-sources.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
-import { LOCAL_PRINCIPAL } from '../pipeline/request-context.js'
+import type { Principal } from '../pipeline/request-context.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
 
@@ -29,7 +29,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
     try {
       // Each transport's modules load only when it is used (start-up time, bench cold start).
       const { startHttp } = await import('../transport/http-transport.js')
-      http = await startHttp(deps, config.http, LOCAL_PRINCIPAL, logger)
+      http = await startHttp(deps, config.http, config.auth, logger)
     } catch (error) {
       await opened.registry.close()
       const code = (error as { code?: string }).code
@@ -49,7 +49,8 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
     }
   }
   const { startStdio } = await import('../transport/stdio-transport.js')
-  const stdio = startStdio(deps, LOCAL_PRINCIPAL, logger)
+  const principal: Principal = Object.freeze({ id: config.auth.stdio.principal, roles: Object.freeze([...config.auth.stdio.roles]) })
+  const stdio = startStdio(deps, principal, logger)
   logger.info({ sources: opened.registry.names() }, 'sqlwarden serving stdio')
   return {
     ok: true,

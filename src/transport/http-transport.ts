@@ -8,7 +8,8 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { toNodeHandler } from '@modelcontextprotocol/node'
 import { createMcpHandler, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server'
-import type { HttpConfig } from '../config/config-schema.js'
+import { ApiKeyVerifier, bearerToken } from '../auth/api-keys.js'
+import type { AuthConfig, HttpConfig } from '../config/config-schema.js'
 import { parseListenAddress } from '../config/listen-address.js'
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-codes.js'
 import type { Logger } from '../log/logger.js'
@@ -25,16 +26,32 @@ export interface HttpHandle {
   close(): Promise<void>
 }
 
+/** The verified principal rides to the per-request MCP server in the SDK's pass-through authInfo. */
+interface AuthenticatedRequest extends IncomingMessage {
+  auth?: { token: string; clientId: string; scopes: string[]; extra: { principal: Principal } }
+}
+
 export async function startHttp(
   deps: PipelineDeps,
   http: HttpConfig,
-  principal: Principal,
+  auth: AuthConfig,
   logger: Logger,
 ): Promise<HttpHandle> {
   const address = parseListenAddress(http.listen)
   if (address === null) throw new Error('http.listen was validated at load time')
+  const keys = new ApiKeyVerifier(auth.apiKeys)
+  const authRequired = keys.size > 0
+  // Without API keys (a loopback bind only; load-config refuses otherwise) the caller is the local user.
+  const localPrincipal: Principal = Object.freeze({ id: auth.stdio.principal, roles: Object.freeze([...auth.stdio.roles]) })
 
-  const mcp = createMcpHandler(() => createMcpServer({ deps, transport: 'http', principal }), {
+  const principalOf = (authInfo: { extra?: Record<string, unknown> } | undefined): Principal => {
+    const principal = authInfo?.extra?.principal as Principal | undefined
+    if (principal !== undefined) return principal
+    // Fail closed: with keys configured, nothing unauthenticated may reach the MCP handler.
+    if (authRequired) throw new Error('an unauthenticated request reached the MCP handler')
+    return localPrincipal
+  }
+  const mcp = createMcpHandler((ctx) => createMcpServer({ deps, transport: 'http', principal: principalOf(ctx.authInfo) }), {
     legacy: 'stateless',
     maxRequestBodySize: http.maxBodyBytes,
     onerror: (error) => logger.debug({ err: error }, 'mcp http handler reported an error'),
@@ -48,6 +65,10 @@ export async function startHttp(
       const path = (req.url ?? '/').split('?')[0]
       // The SDK's validators decide; the answer carries our stable code and never echoes the header.
       if (!validateHostHeader(req.headers.host, allowedHosts).ok) return sendError(res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED')
+      if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
+        if (!authRequired) return sendError(res, 404, 'ERR_HTTP_NOT_FOUND')
+        return sendJson(res, 200, protectedResourceMetadata(req))
+      }
       if (path === '/healthz') {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_HTTP_NOT_FOUND')
         return sendJson(res, 200, { status: 'ok' })
@@ -56,6 +77,17 @@ export async function startHttp(
       const origin = req.headers.origin
       if (origin !== undefined && !validateOriginHeader(origin, allowedOrigins).ok) {
         return sendError(res, 403, 'ERR_HTTP_ORIGIN_NOT_ALLOWED')
+      }
+      if (authRequired) {
+        const token = bearerToken(req.headers.authorization)
+        const principal = token === null ? null : keys.verify(token)
+        if (principal === null) {
+          const code = token === null ? 'ERR_AUTH_REQUIRED' : 'ERR_AUTH_INVALID'
+          res.setHeader('www-authenticate', challenge(req, code === 'ERR_AUTH_INVALID'))
+          req.resume()
+          return sendError(res, 401, code)
+        }
+        ;(req as AuthenticatedRequest).auth = { token: '[redacted]', clientId: principal.id, scopes: [], extra: { principal } }
       }
       const length = Number(req.headers['content-length'] ?? '0')
       if (Number.isFinite(length) && length > http.maxBodyBytes) {
@@ -95,6 +127,22 @@ export async function startHttp(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** RFC 9728 metadata for this server as a protected resource (API keys: bearer in the header). */
+function protectedResourceMetadata(req: IncomingMessage): Record<string, unknown> {
+  return { resource: `${baseUrl(req)}/mcp`, bearer_methods_supported: ['header'], resource_name: 'sqlwarden' }
+}
+
+/** RFC 6750 §3 challenge pointing to the RFC 9728 metadata. */
+function challenge(req: IncomingMessage, invalid: boolean): string {
+  const metadata = `${baseUrl(req)}/.well-known/oauth-protected-resource`
+  return `Bearer realm="sqlwarden"${invalid ? ', error="invalid_token"' : ''}, resource_metadata="${metadata}"`
+}
+
+/** Built from the Host header, which was validated against the allowlist before this runs. */
+function baseUrl(req: IncomingMessage): string {
+  return `http://${req.headers.host ?? 'localhost'}`
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

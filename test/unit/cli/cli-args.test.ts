@@ -33,3 +33,13 @@ test('unknown flags, unknown commands and bad numbers are refused', () => {
   assert.ok(!parseCliArgs(['--max-rows', '1e3']).ok)
   assert.ok(!parseCliArgs(['serve', 'extra']).ok)
 })
+
+test('keys new takes a principal and one or more roles', () => {
+  const r = parseCliArgs(['keys', 'new', '--principal', 'alice', '--role', 'analyst', '--role', 'viewer'])
+  assert.ok(r.ok && r.command === 'keys-new')
+  assert.deepEqual(r.keys, { principal: 'alice', roles: ['analyst', 'viewer'] })
+  assert.ok(!parseCliArgs(['keys', 'new', '--role', 'analyst']).ok)
+  assert.ok(!parseCliArgs(['keys', 'new', '--principal', 'alice']).ok)
+  assert.ok(!parseCliArgs(['keys', 'list']).ok)
+  assert.ok(!parseCliArgs(['--principal', 'alice']).ok)
+})

@@ -135,3 +135,34 @@ test('--allow-unsafe-role is off by default and applies to the --db source', () 
   const on = loadConfig({ db: 'postgres://x@127.0.0.1/d', allowUnsafeRole: true }, {}, noFile)
   assert.ok(on.ok && on.config.sources.default?.kind === 'postgres' && on.config.sources.default.allowUnsafeRole === true)
 })
+
+const KEY_HASH = `sha256:${'ab'.repeat(32)}`
+
+test('a non-loopback bind is allowed once API keys make every request authenticate', () => {
+  const yaml = `auth:\n  apiKeys:\n    - principal: alice\n      roles: [analyst]\n      hash: ${KEY_HASH}\n`
+  const r = loadConfig({ configFile: 'c', http: '0.0.0.0:8765' }, {}, file(yaml))
+  assert.ok(r.ok, r.ok ? '' : r.message)
+  assert.equal(r.config.auth.apiKeys[0]?.principal, 'alice')
+})
+
+test('API key entries are strict: a raw key or a malformed hash is refused', () => {
+  const raw = 'auth:\n  apiKeys:\n    - principal: alice\n      roles: [analyst]\n      key: swk_plaintext\n'
+  assert.ok(!loadConfig({ configFile: 'c' }, {}, file(raw)).ok)
+  const bad = 'auth:\n  apiKeys:\n    - principal: alice\n      roles: [analyst]\n      hash: md5:abc\n'
+  const r = loadConfig({ configFile: 'c' }, {}, file(bad))
+  assert.ok(!r.ok)
+  assert.match(r.message, /auth\.apiKeys\.0\.hash/)
+  const noRole = `auth:\n  apiKeys:\n    - principal: alice\n      roles: []\n      hash: ${KEY_HASH}\n`
+  assert.ok(!loadConfig({ configFile: 'c' }, {}, file(noRole)).ok)
+})
+
+test('the stdio principal is local/default, from config, or from SQLWARDEN_PRINCIPAL', () => {
+  const d = loadConfig({}, {}, noFile)
+  assert.ok(d.ok)
+  assert.deepEqual(d.config.auth.stdio, { principal: 'local', roles: ['default'] })
+  const c = loadConfig({ configFile: 'c' }, {}, file('auth:\n  stdio:\n    principal: carol\n    roles: [analyst]\n'))
+  assert.ok(c.ok && c.config.auth.stdio.principal === 'carol' && c.config.auth.stdio.roles[0] === 'analyst')
+  const e = loadConfig({ configFile: 'c' }, { SQLWARDEN_PRINCIPAL: 'dave' }, file('auth:\n  stdio:\n    roles: [analyst]\n'))
+  assert.ok(e.ok && e.config.auth.stdio.principal === 'dave' && e.config.auth.stdio.roles[0] === 'analyst')
+  assert.ok(!loadConfig({}, { SQLWARDEN_PRINCIPAL: 'not a name!' }, noFile).ok)
+})
