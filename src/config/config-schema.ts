@@ -95,6 +95,34 @@ export const httpSchema = z
 /** A principal or role name: plain text that may appear in logs and, later, audit records. */
 const principalName = z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 _ . @ -')
 
+export const oauthSchema = z
+  .object({
+    /** Expected `iss`, exactly. Also advertised in the RFC 9728 metadata. */
+    issuer: z.string().url(),
+    /** Expected `aud`: this resource's identifier (RFC 8707), usually the /mcp URL. */
+    audience: z.string().min(1),
+    /** The issuer's JWKS. */
+    jwksUri: z.string().url(),
+    /** Asymmetric algorithms only: HS* would let a public key act as an HMAC secret. */
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256']),
+    /** Allowed clock skew for exp/nbf/iat, in seconds. */
+    clockSkewSec: z.number().int().min(0).max(300).default(30),
+    /** Scopes every token must carry; missing ones answer 403 insufficient_scope. */
+    requiredScopes: z.array(z.string().min(1)).default([]),
+    /** The claim that names the principal. */
+    principalClaim: z.string().min(1).default('sub'),
+    /** The claim that lists roles (string or array); absent → defaultRoles. */
+    rolesClaim: z.string().min(1).optional(),
+    defaultRoles: z.array(principalName).default(['default']),
+    /** How soon an unknown `kid` may trigger a JWKS refetch (key rotation without restart). */
+    jwksCooldownMs: z.number().int().min(0).max(600_000).default(30_000),
+    jwksCacheMaxAgeMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+  })
+  .strict()
+
 export const authSchema = z
   .object({
     /** The stdio caller. SQLWARDEN_PRINCIPAL overrides `principal`. */
@@ -117,6 +145,8 @@ export const authSchema = z
           .strict(),
       )
       .default([]),
+    /** OAuth 2.1 access tokens (JWT) from an external authorization server. */
+    oauth: oauthSchema.optional(),
   })
   .strict()
 
@@ -146,3 +176,4 @@ export type EmbeddedSourceConfig = z.output<typeof embeddedSourceSchema>
 export type LimitsConfig = z.output<typeof limitsSchema>
 export type HttpConfig = z.output<typeof httpSchema>
 export type AuthConfig = z.output<typeof authSchema>
+export type OAuthConfig = z.output<typeof oauthSchema>

@@ -132,12 +132,20 @@ function checkCombinations(config: Config): string | null {
       return `sources.${name}.ssl.ca: required for ${source.ssl.mode}`
     }
   }
+  const jwks = config.auth.oauth?.jwksUri
+  if (jwks !== undefined) {
+    const url = new URL(jwks)
+    // Keys fetched over plain HTTP could be swapped by anyone on the path: HTTPS unless loopback.
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ''))) {
+      return 'auth.oauth.jwksUri: must be https (plain http only on a loopback address)'
+    }
+  }
   if (config.http !== undefined) {
     const address = parseListenAddress(config.http.listen)
     if (address === null) return 'http.listen: expected HOST:PORT, for example 127.0.0.1:8765'
     // I9: a non-loopback bind is allowed only when every request must authenticate.
-    if (!isLoopbackHost(address.host) && config.auth.apiKeys.length === 0) {
-      return `http.listen: refusing to bind ${address.host}: a non-loopback bind needs authentication (auth.apiKeys), which is not configured`
+    if (!isLoopbackHost(address.host) && config.auth.apiKeys.length === 0 && config.auth.oauth === undefined) {
+      return `http.listen: refusing to bind ${address.host}: a non-loopback bind needs authentication (auth.apiKeys or auth.oauth), which is not configured`
     }
   }
   return null

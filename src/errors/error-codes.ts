@@ -24,6 +24,7 @@ const catalog = {
 
   ERR_AUTH_REQUIRED: { message: 'Authentication required', retryable: false, surface: 'http' },
   ERR_AUTH_INVALID: { message: 'Invalid credentials', retryable: false, surface: 'http' },
+  ERR_AUTH_INSUFFICIENT_SCOPE: { message: 'Insufficient scope', retryable: false, surface: 'http' },
 
   ERR_HTTP_HOST_NOT_ALLOWED: { message: 'Host header is not allowed', retryable: false, surface: 'http' },
   ERR_HTTP_ORIGIN_NOT_ALLOWED: { message: 'Origin is not allowed', retryable: false, surface: 'http' },

@@ -8,7 +8,8 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { toNodeHandler } from '@modelcontextprotocol/node'
 import { createMcpHandler, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server'
-import { ApiKeyVerifier, bearerToken } from '../auth/api-keys.js'
+import { API_KEY_PREFIX, ApiKeyVerifier, bearerToken } from '../auth/api-keys.js'
+import { JwtVerifier } from '../auth/jwt-verifier.js'
 import type { AuthConfig, HttpConfig } from '../config/config-schema.js'
 import { parseListenAddress } from '../config/listen-address.js'
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-codes.js'
@@ -40,7 +41,21 @@ export async function startHttp(
   const address = parseListenAddress(http.listen)
   if (address === null) throw new Error('http.listen was validated at load time')
   const keys = new ApiKeyVerifier(auth.apiKeys)
-  const authRequired = keys.size > 0
+  const jwt = auth.oauth === undefined ? null : new JwtVerifier(auth.oauth)
+  const authRequired = keys.size > 0 || jwt !== null
+  const metadata = (req: IncomingMessage) => ({
+    resource: `${baseUrl(req)}/mcp`,
+    bearer_methods_supported: ['header'],
+    resource_name: 'sqlwarden',
+    ...(auth.oauth === undefined ? {} : { authorization_servers: [auth.oauth.issuer] }),
+    ...(auth.oauth?.requiredScopes.length ? { scopes_supported: [...auth.oauth.requiredScopes] } : {}),
+  })
+  /** API keys are recognised by their prefix; anything else is tried as a JWT when OAuth is on. */
+  const authenticate = async (token: string): Promise<Principal | 'invalid_token' | 'insufficient_scope'> => {
+    if (token.startsWith(API_KEY_PREFIX) || jwt === null) return keys.verify(token) ?? 'invalid_token'
+    const verdict = await jwt.verify(token)
+    return verdict.ok ? verdict.principal : verdict.reason
+  }
   // Without API keys (a loopback bind only; load-config refuses otherwise) the caller is the local user.
   const localPrincipal: Principal = Object.freeze({ id: auth.stdio.principal, roles: Object.freeze([...auth.stdio.roles]) })
 
@@ -67,7 +82,7 @@ export async function startHttp(
       if (!validateHostHeader(req.headers.host, allowedHosts).ok) return sendError(res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED')
       if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
         if (!authRequired) return sendError(res, 404, 'ERR_HTTP_NOT_FOUND')
-        return sendJson(res, 200, protectedResourceMetadata(req))
+        return sendJson(res, 200, metadata(req))
       }
       if (path === '/healthz') {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'ERR_HTTP_NOT_FOUND')
@@ -80,12 +95,13 @@ export async function startHttp(
       }
       if (authRequired) {
         const token = bearerToken(req.headers.authorization)
-        const principal = token === null ? null : keys.verify(token)
-        if (principal === null) {
-          const code = token === null ? 'ERR_AUTH_REQUIRED' : 'ERR_AUTH_INVALID'
-          res.setHeader('www-authenticate', challenge(req, code === 'ERR_AUTH_INVALID'))
+        const principal = token === null ? null : await authenticate(token)
+        if (principal === null || typeof principal === 'string') {
+          const scopes = auth.oauth?.requiredScopes ?? []
+          res.setHeader('www-authenticate', challenge(req, principal ?? null, scopes))
           req.resume()
-          return sendError(res, 401, code)
+          if (principal === 'insufficient_scope') return sendError(res, 403, 'ERR_AUTH_INSUFFICIENT_SCOPE')
+          return sendError(res, 401, principal === null ? 'ERR_AUTH_REQUIRED' : 'ERR_AUTH_INVALID')
         }
         ;(req as AuthenticatedRequest).auth = { token: '[redacted]', clientId: principal.id, scopes: [], extra: { principal } }
       }
@@ -129,15 +145,14 @@ export async function startHttp(
   }
 }
 
-/** RFC 9728 metadata for this server as a protected resource (API keys: bearer in the header). */
-function protectedResourceMetadata(req: IncomingMessage): Record<string, unknown> {
-  return { resource: `${baseUrl(req)}/mcp`, bearer_methods_supported: ['header'], resource_name: 'sqlwarden' }
-}
-
-/** RFC 6750 §3 challenge pointing to the RFC 9728 metadata. */
-function challenge(req: IncomingMessage, invalid: boolean): string {
+/** RFC 6750 §3 challenge pointing to the RFC 9728 metadata (MCP authorization spec). */
+function challenge(req: IncomingMessage, error: 'invalid_token' | 'insufficient_scope' | null, scopes: readonly string[]): string {
   const metadata = `${baseUrl(req)}/.well-known/oauth-protected-resource`
-  return `Bearer realm="sqlwarden"${invalid ? ', error="invalid_token"' : ''}, resource_metadata="${metadata}"`
+  const parts = ['Bearer realm="sqlwarden"']
+  if (error !== null) parts.push(`error="${error}"`)
+  if (error === 'insufficient_scope' && scopes.length > 0) parts.push(`scope="${scopes.join(' ')}"`)
+  parts.push(`resource_metadata="${metadata}"`)
+  return parts.join(', ')
 }
 
 /** Built from the Host header, which was validated against the allowlist before this runs. */

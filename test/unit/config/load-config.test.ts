@@ -166,3 +166,16 @@ test('the stdio principal is local/default, from config, or from SQLWARDEN_PRINC
   assert.ok(e.ok && e.config.auth.stdio.principal === 'dave' && e.config.auth.stdio.roles[0] === 'analyst')
   assert.ok(!loadConfig({}, { SQLWARDEN_PRINCIPAL: 'not a name!' }, noFile).ok)
 })
+
+test('OAuth: strict keys, asymmetric algorithms only, and the JWKS over https unless loopback', () => {
+  const base = 'auth:\n  oauth:\n    issuer: https://issuer.example\n    audience: https://mcp.example/mcp\n'
+  assert.ok(loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: https://issuer.example/jwks.json\n`)).ok)
+  assert.ok(loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: http://127.0.0.1:9999/jwks.json\n`)).ok)
+  const plain = loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: http://issuer.example/jwks.json\n`))
+  assert.ok(!plain.ok && /jwksUri/.test(plain.message))
+  assert.ok(!loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: https://issuer.example/j\n    algorithms: [HS256]\n`)).ok)
+  assert.ok(!loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: https://issuer.example/j\n    algorithms: [none]\n`)).ok)
+  assert.ok(!loadConfig({ configFile: 'c' }, {}, file(`${base}    jwksUri: https://issuer.example/j\n    audiance: x\n`)).ok)
+  const bind = loadConfig({ configFile: 'c', http: '0.0.0.0:8765' }, {}, file(`${base}    jwksUri: https://issuer.example/j\n`))
+  assert.ok(bind.ok)
+})
