@@ -7,11 +7,25 @@ import type { Result } from '../../util/result.js'
 export type SqlParam = string | number | boolean | null
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
-/** Per-call limits, already reduced to the strictest of config, policy and the call's own `max_rows`. */
+/**
+ * Who the call runs as inside the database (transaction-local, DESIGN §2 step 9). `dbRole` comes
+ * from the policy's allowlist, never from input; null runs as the connected role.
+ */
+export interface SessionIdentity {
+  readonly dbRole: string | null
+  /** Exposed to SQL and row-level security as `current_setting('sqlwarden.principal')`. */
+  readonly principal: string
+}
+
+/**
+ * Per-call limits, already reduced to the strictest of config, policy and the call's own
+ * `max_rows`, and the identity the call runs as.
+ */
 export interface CallLimits {
   readonly maxRows: number
   readonly maxBytes: number
   readonly statementTimeoutMs: number
+  readonly identity?: SessionIdentity
 }
 
 export interface ReadRequest {

@@ -162,7 +162,14 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
         query = new PortalQuery({
           sql,
           params,
-          settings: [String(budgetMs), lockTimeout, String(IDLE_IN_TRANSACTION_MS), path],
+          settings: [
+            String(budgetMs),
+            lockTimeout,
+            String(IDLE_IN_TRANSACTION_MS),
+            path,
+            limits.identity?.dbRole ?? null,
+            limits.identity?.principal ?? '',
+          ],
           maxRows: Math.max(0, Math.floor(limits.maxRows)),
           maxBytes: Math.max(0, Math.floor(limits.maxBytes)),
           types,

@@ -49,8 +49,8 @@ type Step = 'begin' | 'settings' | 'user' | 'types' | 'rollback' | 'check'
 export interface PortalQueryConfig {
   readonly sql: string
   readonly params: readonly SqlParam[]
-  /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms) and search_path. */
-  readonly settings: readonly [string, string, string, string]
+  /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms), search_path, role, principal. */
+  readonly settings: readonly [string, string, string, string, string | null, string]
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache

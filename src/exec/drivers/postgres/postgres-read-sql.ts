@@ -5,7 +5,8 @@
 export const BEGIN_SQL = 'BEGIN READ ONLY'
 
 /**
- * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path.
+ * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path,
+ * $5 role, $6 sqlwarden.principal.
  * The output settings fix the text the value converters parse (postgres-values.ts).
  * standard_conforming_strings is forced on because libpg-query always parses with it on: with it
  * off (a role or database default), `'a\' || ' ), pg_sleep(5) --'` is two strings to the parser but
@@ -16,7 +17,12 @@ export const SETTINGS_SQL =
   "pg_catalog.set_config('idle_in_transaction_session_timeout', $3, true), pg_catalog.set_config('search_path', $4, true), " +
   "pg_catalog.set_config('DateStyle', 'ISO, MDY', true), pg_catalog.set_config('IntervalStyle', 'postgres', true), " +
   "pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('extra_float_digits', '1', true), " +
-  "pg_catalog.set_config('standard_conforming_strings', 'on', true)"
+  "pg_catalog.set_config('standard_conforming_strings', 'on', true), " +
+  // $5 role: SET LOCAL ROLE as a bound value; NULL keeps the session's role (the embedded database
+  // sets one). The name comes from the policy's allowlist and the server checks membership.
+  // $6 the principal, for row-level security policies.
+  "pg_catalog.set_config('role', COALESCE($5::text, pg_catalog.current_setting('role')), true), " +
+  "pg_catalog.set_config('sqlwarden.principal', $6, true)"
 
 /**
  * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN

@@ -1,0 +1,69 @@
+/**
+ * Identity in the database: each call runs with a transaction-local role (SET LOCAL ROLE through
+ * set_config) and `sqlwarden.principal`, so grants and row-level security apply to raw SQL; two
+ * principals see different rows from the same SQL, and nothing of one call's identity is left on
+ * the pooled connection for the next (pool of one, so it is the same backend).
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { expectOk, openDriver, request, type DriverFixture } from './postgres-fixture.js'
+import { uniqueName, withAdmin } from '../../helpers/postgres-env.js'
+
+describe('postgres driver: identity-bound sessions', () => {
+  let fx: DriverFixture
+  const schema = uniqueName('sw_identity')
+  const role = `${schema}_reader`
+
+  before(async () => {
+    fx = await openDriver({ poolSize: 1 })
+    await withAdmin(fx.url, async (admin) => {
+      await admin.query(`CREATE SCHEMA ${schema}`)
+      await admin.query(`CREATE TABLE ${schema}.docs (id int, owner text, body text)`)
+      await admin.query(`INSERT INTO ${schema}.docs VALUES (1, 'alice', 'a1'), (2, 'alice', 'a2'), (3, 'bob', 'b1')`)
+      await admin.query(`ALTER TABLE ${schema}.docs ENABLE ROW LEVEL SECURITY`)
+      await admin.query(`CREATE POLICY by_owner ON ${schema}.docs USING (owner = current_setting('sqlwarden.principal', true))`)
+      await admin.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS`)
+      await admin.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`)
+      await admin.query(`GRANT SELECT ON ${schema}.docs TO ${role}`)
+    })
+  })
+
+  after(async () => {
+    await fx.driver.close()
+    await withAdmin(fx.url, async (admin) => {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`)
+      await admin.query(`DROP ROLE ${role}`)
+    })
+  })
+
+  const read = (sql: string, identity?: { dbRole: string | null; principal: string }) =>
+    fx.driver.read({ ...request(sql), limits: { ...request(sql).limits, ...(identity ? { identity } : {}) } })
+
+  test('two principals see different rows from the same SQL (row-level security)', async () => {
+    const sql = `SELECT id FROM ${schema}.docs ORDER BY id`
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'alice' })).rows, [[1], [2]])
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'bob' })).rows, [[3]])
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'mallory' })).rows, [])
+  })
+
+  test('the role and principal are transaction-local: the next call on the same backend has neither', async () => {
+    const who = `SELECT current_user, current_setting('sqlwarden.principal', true), pg_backend_pid()`
+    const first = expectOk(await read(who, { dbRole: role, principal: 'alice' }))
+    assert.equal(first.rows[0]?.[0], role)
+    assert.equal(first.rows[0]?.[1], 'alice')
+    const next = expectOk(await read(who))
+    assert.equal(next.rows[0]?.[2], first.rows[0]?.[2], 'same pooled backend')
+    assert.notEqual(next.rows[0]?.[0], role)
+    assert.equal(next.rows[0]?.[1], '')
+  })
+
+  test('grants apply: the mapped role cannot read what it was not granted', async () => {
+    const r = await read('SELECT count(*) FROM pg_authid', { dbRole: role, principal: 'alice' })
+    assert.ok(!r.ok && r.code === 'ERR_EXEC_PERMISSION_DENIED')
+  })
+
+  test('a role that does not exist fails the call (fail closed), with no rows', async () => {
+    const r = await read(`SELECT id FROM ${schema}.docs`, { dbRole: 'no_such_role_xyz', principal: 'alice' })
+    assert.equal(r.ok, false)
+  })
+})
