@@ -159,6 +159,8 @@ export const configSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     /** Transport. Absent: stdio. */
     http: httpSchema.optional(),
+    /** The policy file (YAML, see src/policy/policy-schema.ts). Absent: every read tool for every caller. */
+    policy: z.string().min(1).optional(),
     /** Who is calling: the stdio principal and HTTP API keys. */
     auth: authSchema.default({ stdio: { principal: 'local', roles: ['default'] }, apiKeys: [] }),
     log: z

@@ -38,6 +38,8 @@ const catalog = {
     surface: 'tool',
   },
 
+  ERR_POLICY_DENIED: { message: 'The call is not permitted by policy', retryable: false, surface: 'tool' },
+
   ERR_SQL_TOO_LARGE: { message: 'The SQL text is too long', retryable: false, surface: 'tool' },
   ERR_SQL_TOO_DEEP: { message: 'The SQL is nested too deeply', retryable: false, surface: 'tool' },
   ERR_SQL_PARSE: { message: 'The SQL could not be parsed', retryable: false, surface: 'tool' },

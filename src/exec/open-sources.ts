@@ -4,6 +4,7 @@
  */
 import type { Config, EmbeddedSourceConfig, PostgresSourceConfig } from '../config/config-schema.js'
 import type { Logger } from '../log/logger.js'
+import type { CompiledPolicy } from '../policy/compile-policy.js'
 import type { SourceHandle, SourceRegistry } from '../pipeline/source-handle.js'
 import { CatalogCache } from '../policy/function-policy.js'
 import type { SourceDriver } from './drivers/driver.js'
@@ -14,7 +15,7 @@ import { guardRole } from './role-guard.js'
 
 export type OpenSourcesResult = { ok: true; registry: SourceRegistry } | { ok: false; message: string }
 
-export async function openSources(config: Config, logger: Logger): Promise<OpenSourcesResult> {
+export async function openSources(config: Config, logger: Logger, policy: CompiledPolicy): Promise<OpenSourcesResult> {
   const handles = new Map<string, SourceHandle>()
   const closeAll = async () => {
     await Promise.allSettled([...handles.values()].map((h) => h.driver.close()))
@@ -22,7 +23,7 @@ export async function openSources(config: Config, logger: Logger): Promise<OpenS
   for (const [name, source] of Object.entries(config.sources)) {
     const opened =
       source.kind === 'postgres'
-        ? await openPostgres(name, source, config, logger)
+        ? await openPostgres(name, source, config, logger, mappedRoles(policy, name))
         : await openEmbedded(name, source, config, logger)
     if (!opened.ok) {
       await closeAll()
@@ -48,7 +49,18 @@ export async function openSources(config: Config, logger: Logger): Promise<OpenS
 
 type Opened = { ok: true; handle: SourceHandle } | { ok: false; message: string }
 
-async function openPostgres(name: string, source: PostgresSourceConfig, config: Config, logger: Logger): Promise<Opened> {
+/** The database roles the policy maps calls on this source to. */
+function mappedRoles(policy: CompiledPolicy, source: string): string[] {
+  return [...new Set(policy.dbRoles().filter((r) => r.source === source || r.source === '*').map((r) => r.dbRole))]
+}
+
+async function openPostgres(
+  name: string,
+  source: PostgresSourceConfig,
+  config: Config,
+  logger: Logger,
+  dbRoles: readonly string[],
+): Promise<Opened> {
   const driver = createPostgresDriver({
     connectionString: source.url,
     ssl: source.ssl,
@@ -58,7 +70,7 @@ async function openPostgres(name: string, source: PostgresSourceConfig, config: 
     logger: logger.child({ source: name }),
     cancel: 'protocol',
   })
-  const guarded = await guardRole(driver, { source: name, allowUnsafeRole: source.allowUnsafeRole, logger })
+  const guarded = await guardRole(driver, { source: name, allowUnsafeRole: source.allowUnsafeRole, logger, dbRoles })
   if (!guarded.ok) {
     await driver.close()
     return guarded

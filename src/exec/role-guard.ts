@@ -13,6 +13,8 @@ export interface RoleGuardOptions {
   readonly source: string
   readonly allowUnsafeRole: boolean
   readonly logger: Logger
+  /** Roles the policy runs calls as on this source: each must exist and be neither superuser nor BYPASSRLS. */
+  readonly dbRoles?: readonly string[]
 }
 
 type Verdict = 'allowed' | 'refused' | 'unknown'
@@ -26,8 +28,9 @@ export async function guardRole(
     return {
       ok: false,
       message:
-        `ERR_CONFIG_UNSAFE_ROLE: sources.${options.source}: the database role is a superuser or has BYPASSRLS. ` +
-        'Connect as a least-privilege role (see `sqlwarden doctor`), or pass --allow-unsafe-role if you accept the risk.',
+        `ERR_CONFIG_UNSAFE_ROLE: sources.${options.source}: the database role, or a role the policy maps calls to, ` +
+        'is a superuser, has BYPASSRLS or does not exist (see the log above). Connect as a least-privilege role ' +
+        '(see `sqlwarden doctor`); --allow-unsafe-role accepts an unsafe connected role, never an unsafe mapped one.',
     }
   }
   if (verdict === 'allowed') return { ok: true, driver }
@@ -69,6 +72,8 @@ export async function guardRole(
 async function check(driver: SourceDriver, options: RoleGuardOptions): Promise<Verdict> {
   const report = await driver.inspectRole()
   if (!report.ok) return 'unknown'
+  const mapped = await checkMappedRoles(driver, options)
+  if (mapped !== 'allowed') return mapped
   const judged = judgeRole(report.value)
   if (judged.kind === 'unsafe') {
     if (!options.allowUnsafeRole) {
@@ -81,6 +86,30 @@ async function check(driver: SourceDriver, options: RoleGuardOptions): Promise<V
     )
   } else if (judged.kind === 'writable') {
     options.logger.warn({ role: report.value.role }, judged.message)
+  }
+  return 'allowed'
+}
+
+/** Roles a policy maps calls to: refused when missing, SUPERUSER or BYPASSRLS, whatever allowUnsafeRole says. */
+async function checkMappedRoles(driver: SourceDriver, options: RoleGuardOptions): Promise<Verdict> {
+  const names = options.dbRoles ?? []
+  if (names.length === 0) return 'allowed'
+  const r = await driver.read({
+    sql: 'SELECT rolname, rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])',
+    params: [`{${names.map((n) => `"${n}"`).join(',')}}`],
+    limits: { maxRows: 10_000, maxBytes: 1024 * 1024, statementTimeoutMs: 10_000 },
+  })
+  if (!r.ok) return 'unknown'
+  const found = new Map(r.value.rows.map((row) => [String(row[0]), row[1] === true || row[2] === true]))
+  for (const name of names) {
+    if (!found.has(name)) {
+      options.logger.error({ dbRole: name }, `refusing source ${options.source}: the policy maps calls to a role that does not exist`)
+      return 'refused'
+    }
+    if (found.get(name) === true) {
+      options.logger.error({ dbRole: name }, `refusing source ${options.source}: the policy maps calls to a SUPERUSER or BYPASSRLS role`)
+      return 'refused'
+    }
   }
   return 'allowed'
 }

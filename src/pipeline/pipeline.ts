@@ -13,6 +13,7 @@
 import type { LimitsConfig } from '../config/config-schema.js'
 import type { CallLimits } from '../exec/drivers/driver.js'
 import type { Logger } from '../log/logger.js'
+import type { CompiledPolicy, ToolGrant } from '../policy/compile-policy.js'
 import { checkFunctions } from '../policy/function-policy.js'
 import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
 import { findTool } from '../server/tools/tool-registry.js'
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   readonly logger: Logger
   /** Accepted analyses by SQL text; analysis is pure, so a hit skips the parse. */
   readonly analysisCache: AnalysisCache
+  /** Phase A authorization and per-role limits and database role. */
+  readonly policy: CompiledPolicy
 }
 
 export interface ToolCall {
@@ -63,10 +66,14 @@ async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: T
   const input: unknown = parsed.data
 
   const sourceName = tool.sourceOf(input) ?? deps.sources.defaultSource
+  // Phase A, before any SQL is parsed: principal × source × tool. A source the principal may not
+  // use is refused the same way whether or not it exists.
+  const grant = deps.policy.authorize(call.ctx.principal, sourceName, tool.name)
+  if (!grant.ok) return grant
   const source = deps.sources.get(sourceName)
   if (source === undefined) return fail('ERR_SOURCE_UNKNOWN')
 
-  const limits = callLimits(deps.limits, tool.maxRowsOf?.(input))
+  const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal.id)
 
   let analysis: QueryAnalysis | null = null
   if (tool.sqlOf !== undefined) {
@@ -106,12 +113,22 @@ async function analyseCarriedSql(
   return functions.ok ? ok(analysis) : functions
 }
 
-/** The strictest of the configured limits and the call's own `max_rows` (which can only lower it). */
-export function callLimits(config: LimitsConfig, requestedMaxRows: number | undefined): CallLimits {
+/**
+ * The strictest of the configured limits, the policy grant's, and the call's own `max_rows` (which
+ * can only lower them), with the identity the call runs as in the database.
+ */
+export function callLimits(
+  config: LimitsConfig,
+  requestedMaxRows: number | undefined,
+  grant: ToolGrant = { dbRole: null, maxRows: null, statementTimeoutMs: null },
+  principal = '',
+): CallLimits {
+  const maxRows = Math.min(config.maxRows, grant.maxRows ?? Infinity, requestedMaxRows ?? Infinity)
   return {
-    maxRows: requestedMaxRows === undefined ? config.maxRows : Math.min(config.maxRows, requestedMaxRows),
+    maxRows,
     maxBytes: config.maxBytes,
-    statementTimeoutMs: config.statementTimeoutMs,
+    statementTimeoutMs: Math.min(config.statementTimeoutMs, grant.statementTimeoutMs ?? Infinity),
+    identity: { dbRole: grant.dbRole, principal },
   }
 }
 

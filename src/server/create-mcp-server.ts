@@ -45,7 +45,10 @@ export function createMcpServer(env: ServerEnvironment): Server {
     { name: SERVER_NAME, version: SERVER_VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   )
-  server.setRequestHandler('tools/list', async () => ({ tools: TOOL_DESCRIPTORS }))
+  // Each principal sees only the tools it may call on some source.
+  const visible = env.deps.policy.visibleTools(env.principal)
+  const tools = TOOL_DESCRIPTORS.filter((t) => visible.has(t.name))
+  server.setRequestHandler('tools/list', async () => ({ tools }))
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const clientVersion = server.getClientVersion()
     const reqCtx = createRequestContext({

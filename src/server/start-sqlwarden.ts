@@ -7,6 +7,7 @@ import { openSources } from '../exec/open-sources.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
 import type { Principal } from '../pipeline/request-context.js'
+import { loadPolicy } from '../policy/load-policy.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
 
@@ -20,10 +21,12 @@ export interface RunningSqlwarden {
 export type StartResult = { ok: true; running: RunningSqlwarden } | { ok: false; message: string }
 
 export async function startSqlwarden(config: Config, logger: Logger): Promise<StartResult> {
+  const policy = loadPolicy(config.policy, Object.keys(config.sources))
+  if (!policy.ok) return policy
   // The parser's WASM module loads while the sources connect and check their roles.
-  const [opened] = await Promise.all([openSources(config, logger), loadPostgresParser()])
+  const [opened] = await Promise.all([openSources(config, logger, policy.policy), loadPostgresParser()])
   if (!opened.ok) return opened
-  const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache() }
+  const deps: PipelineDeps = { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache(), policy: policy.policy }
   if (config.http !== undefined) {
     let http
     try {

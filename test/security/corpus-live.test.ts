@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/log/logger.js'
 import { runToolCall, type PipelineDeps } from '../../src/pipeline/pipeline.js'
 import { createRequestContext, LOCAL_PRINCIPAL } from '../../src/pipeline/request-context.js'
 import type { SourceHandle } from '../../src/pipeline/source-handle.js'
+import { allowAllPolicy } from '../../src/policy/compile-policy.js'
 import { CatalogCache } from '../../src/policy/function-policy.js'
 import { AnalysisCache } from '../../src/sql/analysis-cache.js'
 import { loadPostgresParser } from '../../src/sql/parser/postgres-parser.js'
@@ -62,6 +63,7 @@ before(async () => {
     limits: { maxRows: 50, maxBytes: 256 * 1024, statementTimeoutMs: 5_000, lockTimeoutMs: 2_000, maxSqlLength: 20_000, maxSqlDepth: 100 },
     logger: silentLogger(),
     analysisCache: new AnalysisCache(),
+    policy: allowAllPolicy(),
   }
 })
 

@@ -9,6 +9,7 @@ import type { FunctionInfo, SourceDriver } from '../../../src/exec/drivers/drive
 import { silentLogger } from '../../../src/log/logger.js'
 import { runToolCall, type PipelineDeps } from '../../../src/pipeline/pipeline.js'
 import { createRequestContext, LOCAL_PRINCIPAL } from '../../../src/pipeline/request-context.js'
+import { allowAllPolicy } from '../../../src/policy/compile-policy.js'
 import { CatalogCache } from '../../../src/policy/function-policy.js'
 import { AnalysisCache } from '../../../src/sql/analysis-cache.js'
 import { loadPostgresParser } from '../../../src/sql/parser/postgres-parser.js'
@@ -64,6 +65,7 @@ before(async () => {
     limits: { maxRows: 500, maxBytes: 524288, statementTimeoutMs: 30_000, lockTimeoutMs: 5_000, maxSqlLength: 20_000, maxSqlDepth: 100 },
     logger: silentLogger(),
     analysisCache: new AnalysisCache(),
+    policy: allowAllPolicy(),
   }
 })
 

@@ -1,0 +1,99 @@
+/**
+ * Compiles a policy document once into frozen lookup tables, and answers phase A (before any SQL
+ * is parsed): may this principal use this tool on this source, and with which database role and
+ * limits. No policy configured means one local user with every read tool (the stdio default).
+ */
+import type { Principal } from '../pipeline/request-context.js'
+import { fail, ok, type Result } from '../util/result.js'
+import { POLICY_TOOLS, type PolicyDocument } from './policy-schema.js'
+
+export interface ToolGrant {
+  readonly dbRole: string | null
+  readonly maxRows: number | null
+  readonly statementTimeoutMs: number | null
+}
+
+export interface CompiledPolicy {
+  /** Phase A. Refusals never say whether the source exists. */
+  authorize(principal: Principal, source: string, tool: string): Result<ToolGrant>
+  /** The tools this principal may call on some source (for tools/list). */
+  visibleTools(principal: Principal): ReadonlySet<string>
+  /** Every database role the policy maps to, by source ("*" for all), for the start-up check. */
+  dbRoles(): readonly { readonly source: string; readonly dbRole: string }[]
+}
+
+const ALLOW_ALL: ToolGrant = Object.freeze({ dbRole: null, maxRows: null, statementTimeoutMs: null })
+
+export function allowAllPolicy(): CompiledPolicy {
+  const all = new Set<string>(POLICY_TOOLS)
+  return Object.freeze({
+    authorize: () => ok(ALLOW_ALL),
+    visibleTools: () => all,
+    dbRoles: () => [],
+  })
+}
+
+interface Grant {
+  readonly tools: ReadonlySet<string>
+  readonly dbRole: string | null
+  readonly maxRows: number | null
+  readonly statementTimeoutMs: number | null
+}
+
+export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
+  const principals = new Map(Object.entries(doc.principals).map(([p, roles]) => [p, Object.freeze([...roles])]))
+  const roles = new Map<string, ReadonlyMap<string, Grant>>()
+  for (const [role, spec] of Object.entries(doc.roles)) {
+    const bySource = new Map<string, Grant>()
+    for (const [source, g] of Object.entries(spec.sources)) {
+      bySource.set(
+        source,
+        Object.freeze({
+          tools: new Set<string>(g.tools ?? POLICY_TOOLS),
+          dbRole: g.dbRole ?? null,
+          maxRows: g.limits?.maxRows ?? null,
+          statementTimeoutMs: g.limits?.statementTimeoutMs ?? null,
+        }),
+      )
+    }
+    roles.set(role, bySource)
+  }
+
+  const rolesOf = (p: Principal): string[] => [...new Set([...p.roles, ...(principals.get(p.id) ?? [])])]
+  const grantsFor = (p: Principal, source: string, tool: string): Grant[] =>
+    rolesOf(p)
+      .map((r) => roles.get(r)?.get(source) ?? roles.get(r)?.get('*'))
+      .filter((g): g is Grant => g !== undefined && g.tools.has(tool))
+
+  return Object.freeze({
+    authorize(p: Principal, source: string, tool: string): Result<ToolGrant> {
+      const grants = grantsFor(p, source, tool)
+      if (grants.length === 0) return fail('ERR_POLICY_DENIED')
+      // Several roles may grant the same call; they must agree on who it runs as (fail closed),
+      // and the strictest limits apply.
+      const dbRoles = new Set(grants.map((g) => g.dbRole))
+      if (dbRoles.size > 1) return fail('ERR_POLICY_DENIED', { subject: 'conflicting_db_roles' })
+      const strictest = (values: (number | null)[]) => {
+        const set = values.filter((v): v is number => v !== null)
+        return set.length === 0 ? null : Math.min(...set)
+      }
+      return ok({
+        dbRole: grants[0]?.dbRole ?? null,
+        maxRows: strictest(grants.map((g) => g.maxRows)),
+        statementTimeoutMs: strictest(grants.map((g) => g.statementTimeoutMs)),
+      })
+    },
+    visibleTools(p: Principal): ReadonlySet<string> {
+      const tools = new Set<string>()
+      for (const r of rolesOf(p)) for (const g of roles.get(r)?.values() ?? []) for (const t of g.tools) tools.add(t)
+      return tools
+    },
+    dbRoles() {
+      const out: { source: string; dbRole: string }[] = []
+      for (const bySource of roles.values()) {
+        for (const [source, g] of bySource) if (g.dbRole !== null) out.push({ source, dbRole: g.dbRole })
+      }
+      return out
+    },
+  })
+}

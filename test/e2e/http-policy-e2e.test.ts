@@ -1,0 +1,127 @@
+/**
+ * Policy and identity end to end over HTTP: two API-key principals, a policy that maps each role to
+ * a database role, and a row-level security policy keyed on sqlwarden.principal. The same SQL gives
+ * each principal its own rows; tools/list and phase A follow the policy; limits per role apply; a
+ * policy mapping to a superuser role stops the start.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import pg from 'pg'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { generateApiKey, hashApiKey } from '../../src/auth/api-keys.js'
+import { ADMIN_URL, E2E_SCHEMA, READER_ROLE, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { runCli, startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
+import { assertRefused, call, textOf } from './tool-scenarios.js'
+
+const ANALYST_ROLE = 'sw_e2e_analyst'
+const SUPPORT_ROLE = 'sw_e2e_support'
+const aliceKey = generateApiKey()
+const bobKey = generateApiKey()
+let server: HttpServerProcess
+let alice: Client
+let bob: Client
+
+function configFor(policyFile: string): string {
+  return writeTempConfig(
+    [
+      'sources:',
+      '  shop:',
+      '    kind: postgres',
+      '    url: ${E2E_DB_URL}',
+      `    searchPath: [${E2E_SCHEMA}]`,
+      'http:',
+      '  listen: 127.0.0.1:0',
+      `policy: ${policyFile}`,
+      'auth:',
+      '  apiKeys:',
+      `    - { principal: alice, roles: [analyst], hash: "${hashApiKey(aliceKey)}" }`,
+      `    - { principal: bob, roles: [support], hash: "${hashApiKey(bobKey)}" }`,
+      '',
+    ].join('\n'),
+  )
+}
+
+before(async () => {
+  await setupE2eDatabase()
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  try {
+    for (const role of [ANALYST_ROLE, SUPPORT_ROLE]) {
+      await admin.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$`)
+      await admin.query(`GRANT ${role} TO ${READER_ROLE}`)
+      await admin.query(`GRANT USAGE ON SCHEMA ${E2E_SCHEMA} TO ${role}`)
+    }
+    await admin.query(`CREATE TABLE ${E2E_SCHEMA}.tickets (id int PRIMARY KEY, assignee text NOT NULL, subject text NOT NULL)`)
+    await admin.query(`INSERT INTO ${E2E_SCHEMA}.tickets VALUES (1, 'alice', 'a'), (2, 'bob', 'b'), (3, 'bob', 'c')`)
+    await admin.query(`ALTER TABLE ${E2E_SCHEMA}.tickets ENABLE ROW LEVEL SECURITY`)
+    await admin.query(`CREATE POLICY mine ON ${E2E_SCHEMA}.tickets USING (assignee = current_setting('sqlwarden.principal', true))`)
+    await admin.query(`GRANT SELECT ON ${E2E_SCHEMA}.tickets, ${E2E_SCHEMA}.orders TO ${ANALYST_ROLE}, ${SUPPORT_ROLE}`)
+  } finally {
+    await admin.end()
+  }
+  const policy = writeTempConfig(
+    [
+      'version: 1',
+      'roles:',
+      '  analyst:',
+      '    sources:',
+      `      shop: { dbRole: ${ANALYST_ROLE} }`,
+      '  support:',
+      '    sources:',
+      `      shop: { tools: [query, list_tables], dbRole: ${SUPPORT_ROLE}, limits: { maxRows: 5 } }`,
+      '',
+    ].join('\n'),
+  )
+  server = await startHttpCli(['--config', configFor(policy)], { E2E_DB_URL: readerUrl() })
+  const connect = async (key: string) => {
+    const client = new Client({ name: 'e2e-policy', version: '1.0.0' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }))
+    return client
+  }
+  alice = await connect(aliceKey)
+  bob = await connect(bobKey)
+})
+
+after(async () => {
+  await alice?.close()
+  await bob?.close()
+  await server?.stop()
+})
+
+test('the same SQL returns each principal its own rows (row-level security through the mapped role)', async () => {
+  const sql = 'SELECT id, current_user AS db_role FROM tickets ORDER BY id'
+  const a = await call(alice, 'query', { sql })
+  const b = await call(bob, 'query', { sql })
+  assert.deepEqual(a.structuredContent?.rows, [[1, ANALYST_ROLE]], textOf(a))
+  assert.deepEqual(b.structuredContent?.rows, [[2, SUPPORT_ROLE], [3, SUPPORT_ROLE]], textOf(b))
+})
+
+test('interleaved calls of two principals never see each other\u2019s rows or limits', async () => {
+  const sql = 'SELECT count(*) AS n, current_user AS db_role FROM tickets WHERE id > $1'
+  const runs = await Promise.all(Array.from({ length: 40 }, (_, i) => call(i % 2 === 0 ? alice : bob, 'query', { sql, params: [0] })))
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.isError, undefined, textOf(r))
+    assert.deepEqual(r.structuredContent?.rows, i % 2 === 0 ? [['1', ANALYST_ROLE]] : [['2', SUPPORT_ROLE]])
+  }
+  const limited = await Promise.all([call(alice, 'query', { sql: 'SELECT * FROM orders' }), call(bob, 'query', { sql: 'SELECT * FROM orders' })])
+  assert.equal(limited[0].structuredContent?.row_count, 500)
+  assert.equal(limited[1].structuredContent?.row_count, 5)
+})
+
+test('tools/list and phase A follow the policy', async () => {
+  assert.deepEqual((await bob.listTools()).tools.map((t) => t.name).sort(), ['list_tables', 'query'])
+  assert.equal((await alice.listTools()).tools.length, 5)
+  assertRefused(await call(bob, 'explain', { sql: 'SELECT 1' }), 'ERR_POLICY_DENIED')
+  assertRefused(await call(bob, 'query', { sql: 'SELECT 1', source: 'secret_source' }), 'ERR_POLICY_DENIED')
+})
+
+test('grants apply: the mapped role cannot read what it was not granted', async () => {
+  assertRefused(await call(bob, 'query', { sql: 'SELECT * FROM customers' }), 'ERR_EXEC_PERMISSION_DENIED')
+})
+
+test('a policy that maps calls to a superuser role stops the start', async () => {
+  const policy = writeTempConfig('version: 1\nroles:\n  analyst:\n    sources:\n      shop: { dbRole: postgres }\n')
+  const r = await runCli(['--config', configFor(policy)], { E2E_DB_URL: readerUrl() })
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /ERR_CONFIG_UNSAFE_ROLE/)
+})

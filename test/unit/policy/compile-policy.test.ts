@@ -1,0 +1,88 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { allowAllPolicy } from '../../../src/policy/compile-policy.js'
+import { loadPolicy } from '../../../src/policy/load-policy.js'
+
+const POLICY = `
+version: 1
+principals:
+  carol: [analyst, support]
+roles:
+  analyst:
+    sources:
+      shop:
+        dbRole: sw_analyst
+        limits: { maxRows: 200, statementTimeoutMs: 10s }
+  support:
+    sources:
+      shop:
+        tools: [query, list_tables]
+        dbRole: sw_support
+        limits: { maxRows: 20 }
+  viewer:
+    sources:
+      "*":
+        tools: [list_schemas]
+`
+const load = (text: string, sources = ['shop', 'other']) => loadPolicy('p.yaml', sources, () => text)
+const policy = () => {
+  const r = load(POLICY)
+  assert.ok(r.ok, r.ok ? '' : r.message)
+  return r.policy
+}
+const who = (id: string, roles: string[]) => ({ id, roles })
+
+test('phase A: a role grants tools on a source, with its database role and limits', () => {
+  const p = policy()
+  const a = p.authorize(who('alice', ['analyst']), 'shop', 'explain')
+  assert.deepEqual(a.ok && a.value, { dbRole: 'sw_analyst', maxRows: 200, statementTimeoutMs: 10_000 })
+  const s = p.authorize(who('bob', ['support']), 'shop', 'query')
+  assert.deepEqual(s.ok && s.value, { dbRole: 'sw_support', maxRows: 20, statementTimeoutMs: null })
+})
+
+test('phase A refuses tools, sources and roles not granted, the same way whether the source exists or not', () => {
+  const p = policy()
+  for (const [principal, source, tool] of [
+    [who('bob', ['support']), 'shop', 'explain'],
+    [who('bob', ['support']), 'other', 'query'],
+    [who('bob', ['support']), 'no_such_source', 'query'],
+    [who('eve', ['intruder']), 'shop', 'query'],
+    [who('eve', []), 'shop', 'query'],
+  ] as const) {
+    const r = p.authorize(principal, source, tool)
+    assert.ok(!r.ok && r.code === 'ERR_POLICY_DENIED' && r.subject === undefined, `${principal.id} ${source} ${tool}`)
+  }
+})
+
+test('"*" grants every source; principals gain roles from the policy', () => {
+  const p = policy()
+  assert.ok(p.authorize(who('v', ['viewer']), 'other', 'list_schemas').ok)
+  assert.ok(!p.authorize(who('v', ['viewer']), 'other', 'query').ok)
+  assert.ok(p.authorize(who('carol', []), 'shop', 'list_tables').ok === false, 'carol: analyst and support disagree on dbRole')
+})
+
+test('roles that disagree on the database role are refused (fail closed)', () => {
+  const r = policy().authorize(who('x', ['analyst', 'support']), 'shop', 'query')
+  assert.ok(!r.ok && r.subject === 'conflicting_db_roles')
+})
+
+test('tools/list visibility follows the grants', () => {
+  const p = policy()
+  assert.deepEqual([...p.visibleTools(who('bob', ['support']))].sort(), ['list_tables', 'query'])
+  assert.deepEqual([...p.visibleTools(who('eve', ['nobody']))], [])
+  assert.equal(allowAllPolicy().visibleTools(who('x', [])).size, 5)
+})
+
+test('the policy file is strict and checked against the config', () => {
+  assert.ok(!load('version: 2\nroles: {}\n').ok)
+  assert.ok(!load('version: 1\nroles:\n  a:\n    sources:\n      shop:\n        tools: [drop_table]\n').ok)
+  assert.ok(!load('version: 1\nroles:\n  a:\n    sources:\n      shop:\n        dbrole: x\n').ok, 'misspelled key')
+  assert.ok(!load('version: 1\nroles:\n  a:\n    sources:\n      shop:\n        dbRole: "x; DROP ROLE y"\n').ok, 'dbRole is an identifier')
+  const unknown = load('version: 1\nroles:\n  a:\n    sources:\n      nope: {}\n')
+  assert.ok(!unknown.ok && /sources\.nope: no such source/.test(unknown.message))
+  assert.ok(!loadPolicy('missing.yaml', [], () => { throw new Error('ENOENT') }).ok)
+})
+
+test('dbRoles lists every mapped role for the start-up check', () => {
+  assert.deepEqual(policy().dbRoles().map((r) => r.dbRole).sort(), ['sw_analyst', 'sw_support'])
+})
