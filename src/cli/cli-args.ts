@@ -21,6 +21,7 @@ export type CliParse =
   | { ok: true; command: 'help' }
   | { ok: true; command: 'version' }
   | { ok: true; command: 'keys-new'; keys: KeysNewArgs }
+  | { ok: true; command: 'policy-check'; file: string; overrides: CliOverrides }
   | { ok: false; message: string }
 
 export function parseCliArgs(argv: readonly string[]): CliParse {
@@ -59,6 +60,12 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
     if (principal === undefined || !name.test(principal)) return { ok: false, message: '--principal: expected 1-128 of A-Z a-z 0-9 _ . @ -' }
     if (roles.length === 0 || !roles.every((r) => name.test(r))) return { ok: false, message: '--role: at least one, each 1-128 of A-Z a-z 0-9 _ . @ -' }
     return { ok: true, command: 'keys-new', keys: { principal, roles } }
+  }
+  if (positionals[0] === 'policy') {
+    if (positionals[1] !== 'check' || positionals.length !== 3 || positionals[2] === undefined) {
+      return { ok: false, message: 'usage: sqlwarden policy check FILE [--config FILE]' }
+    }
+    return { ok: true, command: 'policy-check', file: positionals[2], overrides: values.config !== undefined ? { configFile: values.config } : {} }
   }
   if (values.principal !== undefined || values.role !== undefined) return { ok: false, message: '--principal and --role belong to `sqlwarden keys new`' }
   if (positionals.length > 1) return { ok: false, message: `unexpected argument: ${positionals[1]}` }
@@ -99,6 +106,7 @@ Commands:
   (none)               serve MCP over stdio (or HTTP with --http)
   demo                 run a narrated session against the embedded demo database
   doctor               check the database role and print what to change
+  policy check FILE     validate a policy file and print what each role can reach
   keys new --principal NAME --role ROLE [--role ROLE…]
                        print a new HTTP API key once, and the config entry (hash only) to paste
 

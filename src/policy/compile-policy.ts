@@ -20,6 +20,14 @@ export interface CompiledPolicy {
   visibleTools(principal: Principal): ReadonlySet<string>
   /** Every database role the policy maps to, by source ("*" for all), for the start-up check. */
   dbRoles(): readonly { readonly source: string; readonly dbRole: string }[]
+  /** What each role can reach, for `sqlwarden policy check`. */
+  describe(): readonly PolicyReach[]
+}
+
+export interface PolicyReach extends ToolGrant {
+  readonly role: string
+  readonly source: string
+  readonly tools: readonly string[]
 }
 
 const ALLOW_ALL: ToolGrant = Object.freeze({ dbRole: null, maxRows: null, statementTimeoutMs: null })
@@ -30,6 +38,7 @@ export function allowAllPolicy(): CompiledPolicy {
     authorize: () => ok(ALLOW_ALL),
     visibleTools: () => all,
     dbRoles: () => [],
+    describe: () => [],
   })
 }
 
@@ -87,6 +96,11 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
       const tools = new Set<string>()
       for (const r of rolesOf(p)) for (const g of roles.get(r)?.values() ?? []) for (const t of g.tools) tools.add(t)
       return tools
+    },
+    describe() {
+      return [...roles].flatMap(([role, bySource]) =>
+        [...bySource].map(([source, g]) => ({ ...g, role, source, tools: [...g.tools] })),
+      )
     },
     dbRoles() {
       const out: { source: string; dbRole: string }[] = []

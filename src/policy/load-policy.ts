@@ -9,9 +9,10 @@ import { policySchema } from './policy-schema.js'
 
 export type LoadPolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; message: string }
 
+/** `sourceNames` null: the names are not checked (policy check without a config). */
 export function loadPolicy(
   file: string | undefined,
-  sourceNames: readonly string[],
+  sourceNames: readonly string[] | null,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): LoadPolicyResult {
   if (file === undefined) return { ok: true, policy: allowAllPolicy() }
@@ -29,7 +30,7 @@ export function loadPolicy(
   }
   for (const [role, spec] of Object.entries(result.data.roles)) {
     for (const source of Object.keys(spec.sources)) {
-      if (source !== '*' && !sourceNames.includes(source)) return { ok: false, message: `policy ${file}: roles.${role}.sources.${source}: no such source in the config` }
+      if (source !== '*' && sourceNames !== null && !sourceNames.includes(source)) return { ok: false, message: `policy ${file}: roles.${role}.sources.${source}: no such source in the config` }
     }
   }
   return { ok: true, policy: compilePolicy(result.data) }
