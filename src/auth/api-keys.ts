@@ -15,6 +15,7 @@ export interface ApiKeyEntry {
   readonly roles: readonly string[]
   /** `sha256:<hex>` of the key. */
   readonly hash: string
+  readonly claims?: Readonly<Record<string, string>>
 }
 
 export function generateApiKey(): string {
@@ -31,7 +32,11 @@ export class ApiKeyVerifier {
   constructor(entries: readonly ApiKeyEntry[]) {
     this.#entries = entries.map((e) => ({
       digest: Buffer.from(e.hash.slice('sha256:'.length), 'hex'),
-      principal: Object.freeze({ id: e.principal, roles: Object.freeze([...e.roles]) }),
+      principal: Object.freeze({
+        id: e.principal,
+        roles: Object.freeze([...e.roles]),
+        ...(e.claims ? { claims: Object.freeze({ ...e.claims }) } : {}),
+      }),
     }))
   }
 

@@ -49,7 +49,8 @@ export class JwtVerifier {
     if (!this.#config.requiredScopes.every((s) => scopes.includes(s))) return { ok: false, reason: 'insufficient_scope' }
     const roles = rolesOf(payload, this.#config)
     if (roles.length === 0) return { ok: false, reason: 'insufficient_scope' }
-    return { ok: true, principal: Object.freeze({ id: subject, roles: Object.freeze(roles) }), scopes }
+    const claims = claimsOf(payload, this.#config.claimSettings)
+    return { ok: true, principal: Object.freeze({ id: subject, roles: Object.freeze(roles), claims }), scopes }
   }
 }
 
@@ -58,6 +59,17 @@ function scopesOf(payload: JWTPayload): string[] {
   if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean)
   const scp = payload.scp
   return Array.isArray(scp) ? scp.filter((s): s is string => typeof s === 'string') : []
+}
+
+/** The configured claims that are scalars; anything else is left out (never stringified objects). */
+function claimsOf(payload: JWTPayload, names: readonly string[]): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {}
+  for (const name of names) {
+    const value = payload[name]
+    if (typeof value === 'string' && value.length <= 256) out[name] = value
+    else if (typeof value === 'number' || typeof value === 'boolean') out[name] = String(value)
+  }
+  return Object.freeze(out)
 }
 
 /** Roles from the configured claim (string or array), else the configured default roles. */

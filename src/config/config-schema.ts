@@ -92,6 +92,9 @@ export const httpSchema = z
   })
   .strict()
 
+/** A claim name: becomes part of the setting name `sqlwarden.claim.<name>`. */
+const claimName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier')
+
 /** A principal or role name: plain text that may appear in logs and, later, audit records. */
 const principalName = z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 _ . @ -')
 
@@ -117,6 +120,8 @@ export const oauthSchema = z
     /** The claim that lists roles (string or array); absent → defaultRoles. */
     rolesClaim: z.string().min(1).optional(),
     defaultRoles: z.array(principalName).default(['default']),
+    /** Token claims (string, number or boolean) exposed as current_setting('sqlwarden.claim.<name>'). */
+    claimSettings: z.array(claimName).default([]),
     /** How soon an unknown `kid` may trigger a JWKS refetch (key rotation without restart). */
     jwksCooldownMs: z.number().int().min(0).max(600_000).default(30_000),
     jwksCacheMaxAgeMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
@@ -141,6 +146,8 @@ export const authSchema = z
             principal: principalName,
             roles: z.array(principalName).min(1),
             hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits> (see `sqlwarden keys new`)'),
+            /** Exposed to SQL (and RLS policies) as current_setting('sqlwarden.claim.<name>'). */
+            claims: z.record(claimName, z.string().max(256)).optional(),
           })
           .strict(),
       )

@@ -21,7 +21,7 @@ import type { AnalysisCache } from '../sql/analysis-cache.js'
 import { analyzeSql } from '../sql/analyze-sql.js'
 import type { QueryAnalysis } from '../sql/query-analysis.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
-import type { RequestContext } from './request-context.js'
+import type { Principal, RequestContext } from './request-context.js'
 import type { SourceHandle, SourceRegistry } from './source-handle.js'
 
 export interface PipelineDeps {
@@ -73,7 +73,7 @@ async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: T
   const source = deps.sources.get(sourceName)
   if (source === undefined) return fail('ERR_SOURCE_UNKNOWN')
 
-  const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal.id)
+  const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal)
 
   let analysis: QueryAnalysis | null = null
   if (tool.sqlOf !== undefined) {
@@ -121,14 +121,14 @@ export function callLimits(
   config: LimitsConfig,
   requestedMaxRows: number | undefined,
   grant: ToolGrant = { dbRole: null, maxRows: null, statementTimeoutMs: null },
-  principal = '',
+  principal: Principal | null = null,
 ): CallLimits {
   const maxRows = Math.min(config.maxRows, grant.maxRows ?? Infinity, requestedMaxRows ?? Infinity)
   return {
     maxRows,
     maxBytes: config.maxBytes,
     statementTimeoutMs: Math.min(config.statementTimeoutMs, grant.statementTimeoutMs ?? Infinity),
-    identity: { dbRole: grant.dbRole, principal },
+    identity: { dbRole: grant.dbRole, principal: principal?.id ?? '', ...(principal?.claims ? { claims: principal.claims } : {}) },
   }
 }
 

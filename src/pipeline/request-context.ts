@@ -7,6 +7,11 @@ import { randomUUID } from 'node:crypto'
 export interface Principal {
   readonly id: string
   readonly roles: readonly string[]
+  /**
+   * Claims exposed to SQL as `current_setting('sqlwarden.claim.<name>')` (configured per API key,
+   * or the token claims named in `auth.oauth.claimSettings`). Names are checked identifiers.
+   */
+  readonly claims?: Readonly<Record<string, string>>
 }
 
 export interface ClientInfo {

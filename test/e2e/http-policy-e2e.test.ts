@@ -34,8 +34,8 @@ function configFor(policyFile: string): string {
       `policy: ${policyFile}`,
       'auth:',
       '  apiKeys:',
-      `    - { principal: alice, roles: [analyst], hash: "${hashApiKey(aliceKey)}" }`,
-      `    - { principal: bob, roles: [support], hash: "${hashApiKey(bobKey)}" }`,
+      `    - { principal: alice, roles: [analyst], hash: "${hashApiKey(aliceKey)}", claims: { region: north } }`,
+      `    - { principal: bob, roles: [support], hash: "${hashApiKey(bobKey)}", claims: { region: south } }`,
       '',
     ].join('\n'),
   )
@@ -55,7 +55,11 @@ before(async () => {
     await admin.query(`INSERT INTO ${E2E_SCHEMA}.tickets VALUES (1, 'alice', 'a'), (2, 'bob', 'b'), (3, 'bob', 'c')`)
     await admin.query(`ALTER TABLE ${E2E_SCHEMA}.tickets ENABLE ROW LEVEL SECURITY`)
     await admin.query(`CREATE POLICY mine ON ${E2E_SCHEMA}.tickets USING (assignee = current_setting('sqlwarden.principal', true))`)
-    await admin.query(`GRANT SELECT ON ${E2E_SCHEMA}.tickets, ${E2E_SCHEMA}.orders TO ${ANALYST_ROLE}, ${SUPPORT_ROLE}`)
+    await admin.query(`CREATE TABLE ${E2E_SCHEMA}.accounts (id int PRIMARY KEY, region text NOT NULL)`)
+    await admin.query(`INSERT INTO ${E2E_SCHEMA}.accounts VALUES (1, 'north'), (2, 'south'), (3, 'north')`)
+    await admin.query(`ALTER TABLE ${E2E_SCHEMA}.accounts ENABLE ROW LEVEL SECURITY`)
+    await admin.query(`CREATE POLICY by_region ON ${E2E_SCHEMA}.accounts USING (region = current_setting('sqlwarden.claim.region', true))`)
+    await admin.query(`GRANT SELECT ON ${E2E_SCHEMA}.tickets, ${E2E_SCHEMA}.orders, ${E2E_SCHEMA}.accounts TO ${ANALYST_ROLE}, ${SUPPORT_ROLE}`)
   } finally {
     await admin.end()
   }
@@ -94,6 +98,13 @@ test('the same SQL returns each principal its own rows (row-level security throu
   const b = await call(bob, 'query', { sql })
   assert.deepEqual(a.structuredContent?.rows, [[1, ANALYST_ROLE]], textOf(a))
   assert.deepEqual(b.structuredContent?.rows, [[2, SUPPORT_ROLE], [3, SUPPORT_ROLE]], textOf(b))
+})
+
+test('configured claims drive row-level security (sqlwarden.claim.region), and agents cannot read them directly', async () => {
+  const sql = 'SELECT id FROM accounts ORDER BY id'
+  assert.deepEqual((await call(alice, 'query', { sql })).structuredContent?.rows, [[1], [3]])
+  assert.deepEqual((await call(bob, 'query', { sql })).structuredContent?.rows, [[2]])
+  assertRefused(await call(alice, 'query', { sql: "SELECT current_setting('sqlwarden.claim.region')" }), 'ERR_SQL_FORBIDDEN_SETTING')
 })
 
 test('interleaved calls of two principals never see each other\u2019s rows or limits', async () => {

@@ -68,11 +68,12 @@ export interface TokenOptions {
   readonly expiresInSec?: number
   readonly notBeforeSec?: number
   readonly kid?: string
+  readonly extra?: Record<string, unknown>
 }
 
 export async function signToken(key: TestKey, o: TokenOptions): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
-  const jwt = new SignJWT({ ...(o.scope ? { scope: o.scope } : {}), ...(o.roles ? { roles: o.roles } : {}) })
+  const jwt = new SignJWT({ ...(o.extra ?? {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.roles ? { roles: o.roles } : {}) })
     .setProtectedHeader({ alg: key.alg, kid: o.kid ?? key.kid, typ: 'at+jwt' })
     .setIssuer(o.issuer)
     .setAudience(o.audience)

@@ -15,7 +15,12 @@ export interface SessionIdentity {
   readonly dbRole: string | null
   /** Exposed to SQL and row-level security as `current_setting('sqlwarden.principal')`. */
   readonly principal: string
+  /** Exposed as `current_setting('sqlwarden.claim.<name>')`; names match CLAIM_NAME_PATTERN. */
+  readonly claims?: Readonly<Record<string, string>>
 }
+
+/** Claim names become parts of a setting name: lower-case identifiers only. */
+export const CLAIM_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
 
 /**
  * Per-call limits, already reduced to the strictest of config, policy and the call's own

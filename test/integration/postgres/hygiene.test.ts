@@ -133,7 +133,7 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
     await client.connect()
     try {
       const run = async (sql: string) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, ''], maxRows: 10, maxBytes: 10_000, types: new TypeCache() })
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache() })
         client.query(q)
         await q.result
         return q.settled

@@ -62,6 +62,20 @@ describe('postgres driver: identity-bound sessions', () => {
     assert.ok(!r.ok && r.code === 'ERR_EXEC_PERMISSION_DENIED')
   })
 
+  test('claims reach SQL as sqlwarden.claim.<name>, for row-level security by claim, and do not outlive the call', async () => {
+    const sql = `SELECT current_setting('sqlwarden.claim.region', true) AS region, current_setting('sqlwarden.claim.tier', true) AS tier`
+    const withClaims = expectOk(await fx.driver.read({ ...request(sql), limits: { ...request(sql).limits, identity: { dbRole: role, principal: 'alice', claims: { region: "EU'; DROP", tier: '3' } } } }))
+    assert.deepEqual(withClaims.rows, [["EU'; DROP", '3']])
+    const next = expectOk(await read(sql))
+    assert.deepEqual(next.rows, [['', '']])
+  })
+
+  test('a claim name that is not a lower-case identifier never reaches the database', async () => {
+    const r = await fx.driver.read({ ...request('SELECT 1'), limits: { ...request('SELECT 1').limits, identity: { dbRole: null, principal: 'a', claims: { "x') --": 'v' } } } })
+    assert.ok(!r.ok && r.code === 'ERR_INTERNAL')
+    assert.deepEqual(expectOk(await read('SELECT 1')).rows, [[1]], 'the pool is intact')
+  })
+
   test('a role that does not exist fails the call (fail closed), with no rows', async () => {
     const r = await read(`SELECT id FROM ${schema}.docs`, { dbRole: 'no_such_role_xyz', principal: 'alice' })
     assert.equal(r.ok, false)

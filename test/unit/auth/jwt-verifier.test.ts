@@ -29,6 +29,7 @@ before(async () => {
     principalClaim: 'sub',
     rolesClaim: 'roles',
     defaultRoles: ['default'],
+    claimSettings: ['region', 'tier'],
     jwksCooldownMs: 0,
     jwksCacheMaxAgeMs: 600_000,
   }
@@ -43,7 +44,13 @@ const good = () => ({ issuer: jwks.issuer, audience: AUDIENCE, scope: 'openid sq
 
 test('a valid token maps sub and the roles claim to the principal', async () => {
   const v = await verifier.verify(await signToken(key, good()))
-  assert.deepEqual(v, { ok: true, principal: { id: 'alice', roles: ['analyst'] }, scopes: ['openid', 'sql:read'] })
+  assert.deepEqual(v, { ok: true, principal: { id: 'alice', roles: ['analyst'], claims: {} }, scopes: ['openid', 'sql:read'] })
+})
+
+test('configured claims reach the principal as strings; objects and unlisted claims do not', async () => {
+  const v = await verifier.verify(await signToken(key, { ...good(), extra: { region: 'EU', tier: 3, secret: 'x', nested: { a: 1 } } }))
+  assert.ok(v.ok)
+  assert.deepEqual(v.principal.claims, { region: 'EU', tier: '3' })
 })
 
 test('no roles claim: the configured default roles', async () => {

@@ -10,7 +10,7 @@
 import pg from 'pg'
 import type { Logger } from '../../../log/logger.js'
 import { fail, ok, type Result } from '../../../util/result.js'
-import type { CallLimits, ReadRequest, ReadResult, SourceDriver, SqlParam } from '../driver.js'
+import { CLAIM_NAME_PATTERN, type CallLimits, type ReadRequest, type ReadResult, type SourceDriver, type SqlParam } from '../driver.js'
 import { createPostgresCatalog } from './postgres-catalog.js'
 import { sendCancelRequest } from './postgres-cancel.js'
 import { cancelled, describeError, mapPostgresError, type CancelReason } from './postgres-errors.js'
@@ -87,6 +87,16 @@ function stopSignal(signal: AbortSignal | undefined, deadlineMs: number): StopSi
   }
 }
 
+/** Claims as the JSON object the settings statement reads, or null when a name fails the check. */
+function claimsJson(claims: Readonly<Record<string, string>> | undefined): string | null {
+  const safe: Record<string, string> = {}
+  for (const [name, value] of Object.entries(claims ?? {})) {
+    if (!CLAIM_NAME_PATTERN.test(name) || typeof value !== 'string') return null
+    safe[name] = value
+  }
+  return JSON.stringify(safe)
+}
+
 export function createPostgresDriver(options: PostgresDriverOptions): SourceDriver {
   const { logger } = options
   const pool = new pg.Pool({
@@ -123,6 +133,9 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     if (closing !== null) return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'driver_closed' })
     // The wire format ends SQL text at NUL: the server would run a prefix analysis never saw.
     if (sql.includes('\0')) return fail('ERR_EXEC_INVALID_INPUT', { subject: 'nul_character' })
+    // Names are checked by the config schema already; checked again before anything is checked out.
+    const claims = claimsJson(limits.identity?.claims)
+    if (claims === null) return fail('ERR_INTERNAL', { subject: 'invalid_claim_name' })
     const timeoutMs = positiveMs(limits.statementTimeoutMs)
     if (signal?.aborted === true) return cancelled({ cancelledBy: 'abort' })
     const stop = stopSignal(signal, timeoutMs + DEADLINE_GRACE_MS)
@@ -169,6 +182,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
             path,
             limits.identity?.dbRole ?? null,
             limits.identity?.principal ?? '',
+            claims,
           ],
           maxRows: Math.max(0, Math.floor(limits.maxRows)),
           maxBytes: Math.max(0, Math.floor(limits.maxBytes)),

@@ -50,7 +50,7 @@ export interface PortalQueryConfig {
   readonly sql: string
   readonly params: readonly SqlParam[]
   /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms), search_path, role, principal. */
-  readonly settings: readonly [string, string, string, string, string | null, string]
+  readonly settings: readonly [string, string, string, string, string | null, string, string]
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache

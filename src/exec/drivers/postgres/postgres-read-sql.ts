@@ -22,7 +22,12 @@ export const SETTINGS_SQL =
   // sets one). The name comes from the policy's allowlist and the server checks membership.
   // $6 the principal, for row-level security policies.
   "pg_catalog.set_config('role', COALESCE($5::text, pg_catalog.current_setting('role')), true), " +
-  "pg_catalog.set_config('sqlwarden.principal', $6, true)"
+  "pg_catalog.set_config('sqlwarden.principal', $6, true), " +
+  // $7 claims as a JSON object: each becomes sqlwarden.claim.<name>. Every function here is
+  // schema-qualified and no operator is used: this statement is parsed under the session's own
+  // search_path, where a user-defined operator could otherwise stand in for a built-in one.
+  "(SELECT pg_catalog.count(pg_catalog.set_config(pg_catalog.concat('sqlwarden.claim.', t.k), t.v, true)) " +
+  'FROM pg_catalog.jsonb_each_text($7::pg_catalog.jsonb) AS t(k, v))'
 
 /**
  * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN
