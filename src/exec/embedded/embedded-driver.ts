@@ -70,6 +70,14 @@ type Outcome<T> =
 /** Inner results after which the worker's state is unknown (a query may still be running in it). */
 const RESTART_AFTER: ReadonlySet<string> = new Set(['ERR_EXEC_TIMEOUT', 'ERR_EXEC_CANCELLED', 'ERR_SOURCE_UNAVAILABLE'])
 
+/** Session state that outlives a transaction, on the one backend every connection shares. */
+const SHARED_SESSION_PROBE =
+  "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory'), " +
+  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements), ' +
+  "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors WHERE name OPERATOR(pg_catalog.<>) ''), " +
+  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels())'
+const PROBE_LIMITS = { maxRows: 1, maxBytes: 4096, statementTimeoutMs: 2_000 }
+
 export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriver {
   const { db, logger } = options
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
@@ -192,13 +200,31 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
       const target = driver.value
       const outcome = await watch(Promise.resolve().then(() => op(target)), timeoutMs + graceMs, signal)
       const settled = conclude(call, timeoutMs, outcome)
-      after = settled.restartReason === null ? null : restart(settled.restartReason)
+      // All connections share PGlite's one backend, so destroying a connection does not clear
+      // session state (advisory locks, prepared statements) the way it does on a real server. Check
+      // the shared session before the next call may run, and restart the worker if anything is left.
+      const reason = settled.restartReason ?? (await sharedSessionLeak(target))
+      after = reason === null ? null : restart(reason)
       return settled.result
     } finally {
       // The answer goes back now; the next call waits until the worker is fresh.
       if (after === null) release()
       else void after.finally(release)
     }
+  }
+
+  /** null when the shared session is clean; otherwise why the worker must be restarted. */
+  async function sharedSessionLeak(target: SourceDriver): Promise<string | null> {
+    const probe = await watch(
+      Promise.resolve().then(() => target.read({ sql: SHARED_SESSION_PROBE, params: [], limits: PROBE_LIMITS })),
+      PROBE_LIMITS.statementTimeoutMs + graceMs,
+      undefined,
+    )
+    if (probe.kind !== 'done' || !probe.result.ok) return 'the shared-session check failed'
+    const leaked = (probe.result.value.rows[0] ?? []).reduce<number>((sum, v) => sum + Number(v), 0)
+    if (leaked === 0) return null
+    logger.warn({ leaked }, 'a call left session state on the shared embedded backend; restarting the worker')
+    return 'session state left on the shared backend'
   }
 
   /** The caller's result for an outcome, and whether the worker must be restarted (and why). */
