@@ -72,6 +72,9 @@ describe('corpus properties', () => {
         async (entry, separators, upper) => {
           const original = await classifySql(entry.sql)
           const rewritten = respell(entry.sql, separators, upper)
+          // Long separators between the ~1,000 tokens of a long IN list can push the text past the
+          // length cap, a different (and correct) refusal: such rewrites say nothing about spelling.
+          fc.pre(rewritten.length <= CORPUS_LIMITS.maxSqlLength)
           const again = await classifySql(rewritten)
           assert.equal(again.outcome, original.outcome, `${entry.id}\n${rewritten}`)
           assert.equal(original.outcome, entry.expect, entry.id)
