@@ -7,6 +7,15 @@
 import { parseArgs } from 'node:util'
 import type { CliOverrides } from '../config/load-config.js'
 
+/** `sqlwarden policy explain --as NAME [--role R…] [--tool T] [--source S] "SQL"`. */
+export interface PolicyExplainArgs {
+  readonly principal: string
+  readonly roles: readonly string[]
+  readonly tool: string
+  readonly source: string | undefined
+  readonly sql: string
+}
+
 export const SUBCOMMANDS = ['serve', 'demo', 'doctor'] as const
 
 /** `sqlwarden keys new --principal NAME --role ROLE…`: prints a new API key once and its config entry. */
@@ -22,6 +31,7 @@ export type CliParse =
   | { ok: true; command: 'version' }
   | { ok: true; command: 'keys-new'; keys: KeysNewArgs }
   | { ok: true; command: 'policy-check'; file: string; overrides: CliOverrides }
+  | { ok: true; command: 'policy-explain'; explain: PolicyExplainArgs; overrides: CliOverrides }
   | { ok: false; message: string }
 
 export function parseCliArgs(argv: readonly string[]): CliParse {
@@ -40,6 +50,9 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
         'statement-timeout': { type: 'string' },
         'allow-unsafe-role': { type: 'boolean' },
         principal: { type: 'string' },
+        as: { type: 'string' },
+        tool: { type: 'string' },
+        source: { type: 'string' },
         role: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -60,6 +73,26 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
     if (principal === undefined || !name.test(principal)) return { ok: false, message: '--principal: expected 1-128 of A-Z a-z 0-9 _ . @ -' }
     if (roles.length === 0 || !roles.every((r) => name.test(r))) return { ok: false, message: '--role: at least one, each 1-128 of A-Z a-z 0-9 _ . @ -' }
     return { ok: true, command: 'keys-new', keys: { principal, roles } }
+  }
+  if (positionals[0] === 'policy' && positionals[1] === 'explain') {
+    const sql = positionals[2]
+    const as = values.as
+    if (sql === undefined || positionals.length !== 3 || as === undefined || !/^[A-Za-z0-9_.@-]{1,128}$/.test(as)) {
+      return { ok: false, message: 'usage: sqlwarden policy explain --as PRINCIPAL [--role ROLE] [--tool TOOL] [--source SOURCE] "SQL"' }
+    }
+    return {
+      ok: true,
+      command: 'policy-explain',
+      explain: { principal: as, roles: values.role ?? [], tool: values.tool ?? 'query', source: values.source, sql },
+      overrides: {
+        ...(values.config !== undefined ? { configFile: values.config } : {}),
+        ...(values.db !== undefined ? { db: values.db } : {}),
+        ...(values['allow-unsafe-role'] ? { allowUnsafeRole: true } : {}),
+      },
+    }
+  }
+  if (values.as !== undefined || values.tool !== undefined || values.source !== undefined) {
+    return { ok: false, message: '--as, --tool and --source belong to `sqlwarden policy explain`' }
   }
   if (positionals[0] === 'policy') {
     if (positionals[1] !== 'check' || positionals.length !== 3 || positionals[2] === undefined) {
@@ -107,6 +140,8 @@ Commands:
   demo                 run a narrated session against the embedded demo database
   doctor               check the database role and print what to change
   policy check FILE     validate a policy file and print what each role can reach
+  policy explain --as PRINCIPAL [--role ROLE] [--tool TOOL] [--source SOURCE] "SQL"
+                       the decision for a call, with its reason, without running it
   keys new --principal NAME --role ROLE [--role ROLE…]
                        print a new HTTP API key once, and the config entry (hash only) to paste
 

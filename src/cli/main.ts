@@ -25,6 +25,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0
   }
   // demo and doctor load their modules (the MCP client, …) only when asked: start-up time matters.
+  if (args.command === 'policy-explain') return (await import('./policy-explain-command.js')).runPolicyExplain(args.explain, args.overrides)
   if (args.command === 'policy-check') return (await import('./policy-command.js')).runPolicyCheck(args.file, args.overrides)
   if (args.command === 'keys-new') return (await import('./keys-command.js')).runKeysNew(args.keys)
   if (args.command === 'demo') return (await import('../demo/run-demo.js')).runDemo(args.overrides)

@@ -60,7 +60,34 @@ export async function runToolCall(deps: PipelineDeps, call: ToolCall): Promise<C
   }
 }
 
+/** Everything the stages decided about a call, short of running it. */
+export interface CallDecision {
+  readonly tool: AnyToolDefinition
+  readonly input: unknown
+  readonly source: SourceHandle
+  readonly limits: CallLimits
+  readonly analysis: QueryAnalysis | null
+}
+
 async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<unknown>> {
+  const decided = await decide(deps, tool, call)
+  if (!decided.ok) return decided
+  if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
+  const { input, source, limits, analysis } = decided.value
+  return tool.run(input, { ctx: call.ctx, source, limits, analysis })
+}
+
+/**
+ * Every stage up to execution, and nothing after: `sqlwarden policy explain` shows this decision
+ * without running the query. The same code path as a real call, so the two cannot disagree.
+ */
+export async function explainToolCall(deps: PipelineDeps, call: ToolCall): Promise<Result<CallDecision>> {
+  const tool = findTool(call.name)
+  if (tool === undefined) return fail('ERR_TOOL_UNKNOWN')
+  return decide(deps, tool, call)
+}
+
+async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<CallDecision>> {
   const parsed = tool.inputSchema.safeParse(call.args ?? {})
   if (!parsed.success) return invalidArguments(tool, parsed.error.issues)
   const input: unknown = parsed.data
@@ -82,8 +109,7 @@ async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: T
     if (!analysed.ok) return analysed
     analysis = analysed.value
   }
-  if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
-  return tool.run(input, { ctx: call.ctx, source, limits, analysis })
+  return ok({ tool, input, source, limits, analysis })
 }
 
 async function analyseCarriedSql(
