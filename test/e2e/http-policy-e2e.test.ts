@@ -136,3 +136,12 @@ test('a policy that maps calls to a superuser role stops the start', async () =>
   assert.equal(r.code, 2)
   assert.match(r.stderr, /ERR_CONFIG_UNSAFE_ROLE/)
 })
+
+test('list_tables and describe_table show a principal only what its database role may read', async () => {
+  const tables = await call(bob, 'list_tables', { schema: E2E_SCHEMA })
+  assert.deepEqual((tables.structuredContent?.tables as { name: string }[]).map((t) => t.name), ['accounts', 'orders', 'tickets'])
+  const hidden = await call(alice, 'describe_table', { table: 'customers' })
+  assertRefused(hidden, 'ERR_EXEC_UNDEFINED_OBJECT')
+  const missing = await call(alice, 'describe_table', { table: 'no_such_table' })
+  assertRefused(missing, 'ERR_EXEC_UNDEFINED_OBJECT')
+})
