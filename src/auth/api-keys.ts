@@ -5,7 +5,7 @@
  * Keys are 256 random bits, so a plain SHA-256 is the right hash: there is nothing to brute-force.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Principal } from '../pipeline/request-context.js'
+import { createPrincipal, type Principal } from '../pipeline/request-context.js'
 
 export const API_KEY_PREFIX = 'swk_'
 export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/
@@ -32,11 +32,7 @@ export class ApiKeyVerifier {
   constructor(entries: readonly ApiKeyEntry[]) {
     this.#entries = entries.map((e) => ({
       digest: Buffer.from(e.hash.slice('sha256:'.length), 'hex'),
-      principal: Object.freeze({
-        id: e.principal,
-        roles: Object.freeze([...e.roles]),
-        ...(e.claims ? { claims: Object.freeze({ ...e.claims }) } : {}),
-      }),
+      principal: createPrincipal(e.principal, e.roles, e.claims),
     }))
   }
 

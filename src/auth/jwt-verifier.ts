@@ -6,7 +6,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import type { OAuthConfig } from '../config/config-schema.js'
-import type { Principal } from '../pipeline/request-context.js'
+import { createPrincipal, type Principal } from '../pipeline/request-context.js'
 
 export type JwtVerdict =
   | { readonly ok: true; readonly principal: Principal; readonly scopes: readonly string[] }
@@ -50,7 +50,7 @@ export class JwtVerifier {
     const roles = rolesOf(payload, this.#config)
     if (roles.length === 0) return { ok: false, reason: 'insufficient_scope' }
     const claims = claimsOf(payload, this.#config.claimSettings)
-    return { ok: true, principal: Object.freeze({ id: subject, roles: Object.freeze(roles), claims }), scopes }
+    return { ok: true, principal: createPrincipal(subject, roles, claims), scopes }
   }
 }
 
@@ -69,7 +69,7 @@ function claimsOf(payload: JWTPayload, names: readonly string[]): Readonly<Recor
     if (typeof value === 'string' && value.length <= 256) out[name] = value
     else if (typeof value === 'number' || typeof value === 'boolean') out[name] = String(value)
   }
-  return Object.freeze(out)
+  return out
 }
 
 /** Roles from the configured claim (string or array), else the configured default roles. */

@@ -9,7 +9,7 @@ import { ERROR_CATALOG } from '../errors/error-codes.js'
 import { openSources } from '../exec/open-sources.js'
 import { createLogger } from '../log/logger.js'
 import { explainToolCall } from '../pipeline/pipeline.js'
-import { createRequestContext } from '../pipeline/request-context.js'
+import { createPrincipal, createRequestContext } from '../pipeline/request-context.js'
 import { loadPolicy } from '../policy/load-policy.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
@@ -34,7 +34,7 @@ export async function runPolicyExplain(args: PolicyExplainArgs, overrides: CliOv
     return 2
   }
   try {
-    const principal = Object.freeze({ id: args.principal, roles: Object.freeze([...args.roles]) })
+    const principal = createPrincipal(args.principal, args.roles)
     const decision = await explainToolCall(
       { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache(), policy: policy.policy },
       {

@@ -146,15 +146,15 @@ async function analyseCarriedSql(
 export function callLimits(
   config: LimitsConfig,
   requestedMaxRows: number | undefined,
-  grant: ToolGrant = { dbRole: null, maxRows: null, statementTimeoutMs: null },
-  principal: Principal | null = null,
+  grant: ToolGrant,
+  principal: Principal,
 ): CallLimits {
   const maxRows = Math.min(config.maxRows, grant.maxRows ?? Infinity, requestedMaxRows ?? Infinity)
   return {
     maxRows,
     maxBytes: config.maxBytes,
     statementTimeoutMs: Math.min(config.statementTimeoutMs, grant.statementTimeoutMs ?? Infinity),
-    identity: { dbRole: grant.dbRole, principal: principal?.id ?? '', ...(principal?.claims ? { claims: principal.claims } : {}) },
+    identity: { dbRole: grant.dbRole, principal: principal.id, ...(principal.claims ? { claims: principal.claims } : {}) },
   }
 }
 

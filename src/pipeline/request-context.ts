@@ -28,8 +28,17 @@ export interface RequestContext {
   readonly startedAt: number
 }
 
-/** Until identity exists (issue 3), every caller is the local principal with the `default` role. */
-export const LOCAL_PRINCIPAL: Principal = Object.freeze({ id: 'local', roles: Object.freeze(['default']) })
+/** A frozen principal: nothing downstream can change who a call is for. */
+export function createPrincipal(id: string, roles: readonly string[], claims?: Readonly<Record<string, string>>): Principal {
+  return Object.freeze({
+    id,
+    roles: Object.freeze([...roles]),
+    ...(claims === undefined ? {} : { claims: Object.freeze({ ...claims }) }),
+  })
+}
+
+/** The default stdio caller (config `auth.stdio`): the local principal with the `default` role. */
+export const LOCAL_PRINCIPAL: Principal = createPrincipal('local', ['default'])
 
 export function createRequestContext(input: {
   principal: Principal

@@ -6,7 +6,7 @@ import type { Config } from '../config/config-schema.js'
 import { openSources } from '../exec/open-sources.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
-import type { Principal } from '../pipeline/request-context.js'
+import { createPrincipal } from '../pipeline/request-context.js'
 import { loadPolicy } from '../policy/load-policy.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
@@ -52,8 +52,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
     }
   }
   const { startStdio } = await import('../transport/stdio-transport.js')
-  const principal: Principal = Object.freeze({ id: config.auth.stdio.principal, roles: Object.freeze([...config.auth.stdio.roles]) })
-  const stdio = startStdio(deps, principal, logger)
+  const stdio = startStdio(deps, createPrincipal(config.auth.stdio.principal, config.auth.stdio.roles), logger)
   logger.info({ sources: opened.registry.names() }, 'sqlwarden serving stdio')
   return {
     ok: true,

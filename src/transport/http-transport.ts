@@ -15,7 +15,7 @@ import { parseListenAddress } from '../config/listen-address.js'
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-codes.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
-import type { Principal } from '../pipeline/request-context.js'
+import { createPrincipal, type Principal } from '../pipeline/request-context.js'
 import { createMcpServer } from '../server/create-mcp-server.js'
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1']
@@ -57,7 +57,7 @@ export async function startHttp(
     return verdict.ok ? verdict.principal : verdict.reason
   }
   // Without API keys (a loopback bind only; load-config refuses otherwise) the caller is the local user.
-  const localPrincipal: Principal = Object.freeze({ id: auth.stdio.principal, roles: Object.freeze([...auth.stdio.roles]) })
+  const localPrincipal = createPrincipal(auth.stdio.principal, auth.stdio.roles)
 
   const principalOf = (authInfo: { extra?: Record<string, unknown> } | undefined): Principal => {
     const principal = authInfo?.extra?.principal as Principal | undefined

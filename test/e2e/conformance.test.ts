@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 
 const CONFORMANCE = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/conformance/dist/index.js', import.meta.url))
@@ -14,7 +14,7 @@ let server: HttpServerProcess
 
 before(async () => {
   await setupE2eDatabase()
-  const config = writeTempConfig(`sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\nhttp:\n  listen: 127.0.0.1:0\n`)
+  const config = writeTempConfig(`${SHOP_SOURCE_YAML}http:\n  listen: 127.0.0.1:0\n`)
   server = await startHttpCli(['--config', config], { E2E_DB_URL: readerUrl() })
 })
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import { E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { runCli, startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 import { call, textOf } from './tool-scenarios.js'
 
@@ -23,7 +23,7 @@ before(async () => {
   assert.ok(key && entry.includes('hash: sha256:'))
   assert.ok(!entry.includes(key), 'the config entry holds the hash, not the key')
   const config = writeTempConfig(
-    `sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\nhttp:\n  listen: 127.0.0.1:0\nauth:\n  apiKeys:\n${entry}`,
+    `${SHOP_SOURCE_YAML}http:\n  listen: 127.0.0.1:0\nauth:\n  apiKeys:\n${entry}`,
   )
   server = await startHttpCli(['--config', config], { E2E_DB_URL: readerUrl() })
 })

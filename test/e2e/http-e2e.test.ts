@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import { ADMIN_URL, E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { ADMIN_URL, readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 import { checkReads, checkRefusals, checkToolList } from './tool-scenarios.js'
 
@@ -12,7 +12,7 @@ let client: Client
 before(async () => {
   await setupE2eDatabase()
   const config = writeTempConfig(
-    `sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\nlimits:\n  maxRows: 40\nhttp:\n  listen: 127.0.0.1:0\n  maxBodyBytes: 65536\n`,
+    `${SHOP_SOURCE_YAML}limits:\n  maxRows: 40\nhttp:\n  listen: 127.0.0.1:0\n  maxBodyBytes: 65536\n`,
   )
   server = await startHttpCli(['--config', config], { E2E_DB_URL: readerUrl() })
   client = new Client({ name: 'e2e-http', version: '1.0.0' })

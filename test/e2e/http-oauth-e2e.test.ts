@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import { E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 import { makeKey, signToken, startJwksServer, type JwksServer, type TestKey } from '../helpers/jwks-server.js'
 import { call, textOf } from './tool-scenarios.js'
@@ -22,11 +22,7 @@ before(async () => {
   jwks = await startJwksServer([key])
   const config = writeTempConfig(
     [
-      'sources:',
-      '  shop:',
-      '    kind: postgres',
-      '    url: ${E2E_DB_URL}',
-      `    searchPath: [${E2E_SCHEMA}]`,
+      SHOP_SOURCE_YAML.trimEnd(),
       'http:',
       '  listen: 127.0.0.1:0',
       'auth:',

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import pg from 'pg'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { generateApiKey, hashApiKey } from '../../src/auth/api-keys.js'
-import { ADMIN_URL, E2E_SCHEMA, READER_ROLE, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { ADMIN_URL, E2E_SCHEMA, READER_ROLE, readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { runCli, startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 import { assertRefused, call, textOf } from './tool-scenarios.js'
 
@@ -24,11 +24,7 @@ let bob: Client
 function configFor(policyFile: string): string {
   return writeTempConfig(
     [
-      'sources:',
-      '  shop:',
-      '    kind: postgres',
-      '    url: ${E2E_DB_URL}',
-      `    searchPath: [${E2E_SCHEMA}]`,
+      SHOP_SOURCE_YAML.trimEnd(),
       'http:',
       '  listen: 127.0.0.1:0',
       `policy: ${policyFile}`,

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { runCli, writeTempConfig } from '../helpers/cli-process.js'
-import { E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 
 test('sqlwarden policy check prints what each role reaches, and refuses a bad policy naming the key', async () => {
   const good = writeTempConfig('version: 1\nroles:\n  analyst:\n    sources:\n      shop: { dbRole: sw_analyst, limits: { maxRows: 50 } }\n')
@@ -25,7 +25,7 @@ test('policy check against a config refuses a source the config lacks', async ()
 test('sqlwarden policy explain shows the decision and its reason without running the query', async () => {
   await setupE2eDatabase()
   const policy = writeTempConfig('version: 1\nroles:\n  support:\n    sources:\n      shop: { tools: [query], limits: { maxRows: 5 } }\n')
-  const config = writeTempConfig(`sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\npolicy: ${policy}\n`)
+  const config = writeTempConfig(`${SHOP_SOURCE_YAML}policy: ${policy}\n`)
   const env = { E2E_DB_URL: readerUrl() }
   const allowed = await runCli(['policy', 'explain', '--config', config, '--as', 'bob', '--role', 'support', 'SELECT count(*) FROM customers'], env)
   assert.equal(allowed.code, 0, allowed.stderr)

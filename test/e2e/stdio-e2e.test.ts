@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Client } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
-import { ADMIN_URL, E2E_SCHEMA, readerUrl, setupE2eDatabase } from '../helpers/e2e-fixture.js'
+import { ADMIN_URL, readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { assertBuilt, CLI, runCli, startHttpCli, writeTempConfig } from '../helpers/cli-process.js'
 import { checkReads, checkRefusals, checkToolList } from './tool-scenarios.js'
 
@@ -13,7 +13,7 @@ before(async () => {
   assertBuilt()
   await setupE2eDatabase()
   const config = writeTempConfig(
-    `sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\nlimits:\n  maxRows: 50\n`,
+    `${SHOP_SOURCE_YAML}limits:\n  maxRows: 50\n`,
   )
   const transport = new StdioClientTransport({
     command: process.execPath,

@@ -9,6 +9,12 @@ export const ADMIN_URL = process.env.SQLWARDEN_TEST_PG_URL ?? 'postgres://postgr
 export const READER_ROLE = 'sqlwarden_e2e_reader'
 export const E2E_SCHEMA = 'sw_e2e'
 
+/**
+ * The config lines of the e2e source `shop`: the reader role's URL comes from E2E_DB_URL (so the
+ * tests also exercise ${VAR} interpolation), and unqualified names resolve in the e2e schema.
+ */
+export const SHOP_SOURCE_YAML = `sources:\n  shop:\n    kind: postgres\n    url: \${E2E_DB_URL}\n    searchPath: [${E2E_SCHEMA}]\n`
+
 export function readerUrl(): string {
   const url = new URL(ADMIN_URL)
   url.username = READER_ROLE
