@@ -1,6 +1,6 @@
 /**
  * `sqlwarden policy explain --as alice "SQL"`: runs every stage of a call (phase A, analysis, the
- * function policy against the source's catalog) and prints the decision with its reason, the
+ * function policy and phase B against the source's catalog) and prints the decision with its reason, the
  * database role and the limits it would run with. The SQL is never executed. Exits 0 for allow,
  * 1 for deny, 2 for a bad config or policy.
  */
@@ -54,6 +54,9 @@ export async function runPolicyExplain(args: PolicyExplainArgs, overrides: CliOv
     if (analysis !== null) {
       out.write(`  statement: ${analysis.statementClass}; relations: ${analysis.relations.map((r) => (r.schema ? `${r.schema}.${r.name}` : r.name)).join(', ') || 'none'}\n`)
       out.write(`  functions: ${[...new Set(analysis.functions.map((f) => (f.schema ? `${f.schema}.${f.name}` : f.name)))].join(', ') || 'none'}\n`)
+      if (decision.value.rewritten) {
+        out.write(`  column rules apply; the statement that would run:\n    ${analysis.statementText}\n`)
+      }
     }
     out.write('  (not executed)\n')
     return 0

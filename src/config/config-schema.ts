@@ -4,6 +4,7 @@
  * Options that weaken safety are named `allowUnsafe…` and default to false.
  */
 import { z } from 'zod'
+import { policySchema, type PolicyDocument } from '../policy/policy-schema.js'
 import { parseDuration } from './duration.js'
 
 const duration = z
@@ -157,6 +158,27 @@ export const authSchema = z
   })
   .strict()
 
+const policyFile = z.string().min(1, 'expected a policy file path or an inline policy')
+
+/**
+ * `policy:` is a file path (read by load-policy, relative to the working directory) or the policy
+ * document itself, inline, checked by the same strict policySchema: an unknown key inside it stops
+ * the start with its full path (`policy.roles.support.sources.demo.dbrole`). Dispatching on the
+ * value's type, rather than a union, keeps that message: a union would report only "invalid input".
+ */
+export const policyRefSchema = z.unknown().transform((value, ctx): string | PolicyDocument => {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const inline = policySchema.safeParse(value)
+    if (inline.success) return inline.data
+    for (const issue of inline.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0])
+    return z.NEVER
+  }
+  const file = policyFile.safeParse(value)
+  if (file.success) return file.data
+  ctx.addIssue({ code: 'custom', message: 'expected a policy file path or an inline policy (a mapping)' })
+  return z.NEVER
+})
+
 export const configSchema = z
   .object({
     /** Named sources. The CLI's --db becomes a source named `default`. */
@@ -166,8 +188,11 @@ export const configSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     /** Transport. Absent: stdio. */
     http: httpSchema.optional(),
-    /** The policy file (YAML, see src/policy/policy-schema.ts). Absent: every read tool for every caller. */
-    policy: z.string().min(1).optional(),
+    /**
+     * The policy: a YAML file path, or the document inline (see src/policy/policy-schema.ts).
+     * Absent: every read tool for every caller.
+     */
+    policy: policyRefSchema.optional(),
     /** Who is calling: the stdio principal and HTTP API keys. */
     auth: authSchema.default({ stdio: { principal: 'local', roles: ['default'] }, apiKeys: [] }),
     log: z

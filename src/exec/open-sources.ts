@@ -24,7 +24,7 @@ export async function openSources(config: Config, logger: Logger, policy: Compil
     const opened =
       source.kind === 'postgres'
         ? await openPostgres(name, source, config, logger, mappedRoles(policy, name))
-        : await openEmbedded(name, source, config, logger)
+        : await openEmbedded(name, source, config, logger, mappedRoles(policy, name))
     if (!opened.ok) {
       await closeAll()
       return opened
@@ -78,7 +78,19 @@ async function openPostgres(
   return { ok: true, handle: handle(name, 'postgres', guarded.driver, source.searchPath, source.allowFunctions) }
 }
 
-async function openEmbedded(name: string, source: EmbeddedSourceConfig, config: Config, logger: Logger): Promise<Opened> {
+/**
+ * The embedded source gets the same role check as PostgreSQL (the reader role, and every role the
+ * policy maps calls to), and the mapping is applied by the same Postgres driver code. One thing is
+ * stricter: a mapped role must be granted to the reader, because the worker's session user is
+ * PGlite's superuser and the server's membership check would let it become any role.
+ */
+async function openEmbedded(
+  name: string,
+  source: EmbeddedSourceConfig,
+  config: Config,
+  logger: Logger,
+  dbRoles: readonly string[],
+): Promise<Opened> {
   const log = logger.child({ source: name })
   let db
   try {
@@ -95,7 +107,12 @@ async function openEmbedded(name: string, source: EmbeddedSourceConfig, config: 
     lockTimeoutMs: config.limits.lockTimeoutMs,
     logger: log,
   })
-  return { ok: true, handle: handle(name, 'embedded', driver, searchPath, source.allowFunctions) }
+  const guarded = await guardRole(driver, { source: name, allowUnsafeRole: false, logger, dbRoles, requireMembership: true })
+  if (!guarded.ok) {
+    await driver.close()
+    return guarded
+  }
+  return { ok: true, handle: handle(name, 'embedded', guarded.driver, searchPath, source.allowFunctions) }
 }
 
 function handle(

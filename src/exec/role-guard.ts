@@ -15,6 +15,13 @@ export interface RoleGuardOptions {
   readonly logger: Logger
   /** Roles the policy runs calls as on this source: each must exist and be neither superuser nor BYPASSRLS. */
   readonly dbRoles?: readonly string[]
+  /**
+   * Also refuse a mapped role the connected role is not a member of. PostgreSQL checks membership
+   * itself at SET ROLE; the embedded database cannot: its session user is PGlite's superuser, for
+   * whom every role is settable (pg_read_all_data, pg_execute_server_program, …). There, only the
+   * roles the demo dataset grants to the reader role may be mapped.
+   */
+  readonly requireMembership?: boolean
 }
 
 type Verdict = 'allowed' | 'refused' | 'unknown'
@@ -29,7 +36,7 @@ export async function guardRole(
       ok: false,
       message:
         `ERR_CONFIG_UNSAFE_ROLE: sources.${options.source}: the database role, or a role the policy maps calls to, ` +
-        'is a superuser, has BYPASSRLS or does not exist (see the log above). Connect as a least-privilege role ' +
+        'is a superuser, has BYPASSRLS, does not exist or is not granted to the connected role (see the log above). Connect as a least-privilege role ' +
         '(see `sqlwarden doctor`); --allow-unsafe-role accepts an unsafe connected role, never an unsafe mapped one.',
     }
   }
@@ -63,6 +70,8 @@ export async function guardRole(
       describeTable: gate(driver.describeTable.bind(driver)),
       lookupFunctions: gate(driver.lookupFunctions.bind(driver)),
       lookupOperators: gate(driver.lookupOperators.bind(driver)),
+      lookupRelations: gate(driver.lookupRelations.bind(driver)),
+      lookupTypes: gate(driver.lookupTypes.bind(driver)),
       inspectRole: driver.inspectRole.bind(driver),
       close: driver.close.bind(driver),
     },
@@ -90,24 +99,40 @@ async function check(driver: SourceDriver, options: RoleGuardOptions): Promise<V
   return 'allowed'
 }
 
-/** Roles a policy maps calls to: refused when missing, SUPERUSER or BYPASSRLS, whatever allowUnsafeRole says. */
+/**
+ * Roles a policy maps calls to: refused when missing, SUPERUSER or BYPASSRLS, whatever
+ * allowUnsafeRole says, and with `requireMembership` when the connected role is not a member.
+ */
 async function checkMappedRoles(driver: SourceDriver, options: RoleGuardOptions): Promise<Verdict> {
   const names = options.dbRoles ?? []
   if (names.length === 0) return 'allowed'
   const r = await driver.read({
-    sql: 'SELECT rolname, rolsuper, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])',
+    // current_user is the connected role (no identity: no SET LOCAL ROLE for this read).
+    sql:
+      "SELECT rolname, rolsuper, rolbypassrls, pg_catalog.pg_has_role(current_user, oid, 'MEMBER') " +
+      'FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])',
     params: [`{${names.map((n) => `"${n}"`).join(',')}}`],
     limits: { maxRows: 10_000, maxBytes: 1024 * 1024, statementTimeoutMs: 10_000 },
   })
   if (!r.ok) return 'unknown'
-  const found = new Map(r.value.rows.map((row) => [String(row[0]), row[1] === true || row[2] === true]))
+  const found = new Map(
+    r.value.rows.map((row) => [String(row[0]), { unsafe: row[1] === true || row[2] === true, member: row[3] === true }]),
+  )
   for (const name of names) {
-    if (!found.has(name)) {
+    const role = found.get(name)
+    if (role === undefined) {
       options.logger.error({ dbRole: name }, `refusing source ${options.source}: the policy maps calls to a role that does not exist`)
       return 'refused'
     }
-    if (found.get(name) === true) {
+    if (role.unsafe) {
       options.logger.error({ dbRole: name }, `refusing source ${options.source}: the policy maps calls to a SUPERUSER or BYPASSRLS role`)
+      return 'refused'
+    }
+    if (options.requireMembership === true && !role.member) {
+      options.logger.error(
+        { dbRole: name },
+        `refusing source ${options.source}: the policy maps calls to a role the connected role is not a member of`,
+      )
       return 'refused'
     }
   }

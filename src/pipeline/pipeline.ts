@@ -2,9 +2,10 @@
  * The pipeline: the one module that knows the order of the stages (DESIGN §2). Every tool call,
  * whatever the tool, takes this path, and each stage can only narrow what happens next:
  *
- *   tool lookup → input validation → source resolution → limits
- *     → [tools carrying SQL] SQL analysis → parameter check → function policy
- *     → tool step (execution) → outcome
+ *   tool lookup → input validation → policy phase A (principal × source × tool) → source
+ *     → limits → [tools carrying SQL] SQL analysis → parameter check → function policy
+ *     → policy phase B (relations, columns, masks; may rewrite the statement) → tool step
+ *     (execution) → outcome
  *
  * Nothing reaches a database before every earlier stage has allowed it (I1). Stages return
  * Results; an exception escaping a stage is a bug and becomes ERR_INTERNAL (fail closed), with the
@@ -15,13 +16,17 @@ import type { CallLimits } from '../exec/drivers/driver.js'
 import type { Logger } from '../log/logger.js'
 import type { CompiledPolicy, ToolGrant } from '../policy/compile-policy.js'
 import { checkFunctions } from '../policy/function-policy.js'
+import { checkRelations, type RelationPlan } from '../policy/relation-policy.js'
+import { rewriteRelations } from '../policy/relation-rewrite.js'
+import { createHash } from 'node:crypto'
+import { AnalysisCache } from '../sql/analysis-cache.js'
 import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
 import { findTool } from '../server/tools/tool-registry.js'
-import type { AnalysisCache } from '../sql/analysis-cache.js'
 import { analyzeSql } from '../sql/analyze-sql.js'
 import type { QueryAnalysis } from '../sql/query-analysis.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
 import type { Principal, RequestContext } from './request-context.js'
+import { relationDeps } from './relation-deps.js'
 import type { SourceHandle, SourceRegistry } from './source-handle.js'
 
 export interface PipelineDeps {
@@ -67,14 +72,17 @@ export interface CallDecision {
   readonly source: SourceHandle
   readonly limits: CallLimits
   readonly analysis: QueryAnalysis | null
+  readonly grant: ToolGrant
+  /** True when phase B replaced the caller's statement by one reading through column projections. */
+  readonly rewritten: boolean
 }
 
 async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<unknown>> {
   const decided = await decide(deps, tool, call)
   if (!decided.ok) return decided
   if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
-  const { input, source, limits, analysis } = decided.value
-  return tool.run(input, { ctx: call.ctx, source, limits, analysis })
+  const { input, source, limits, analysis, grant } = decided.value
+  return tool.run(input, { ctx: call.ctx, source, limits, analysis, grant })
 }
 
 /**
@@ -103,21 +111,24 @@ async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCal
   const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal)
 
   let analysis: QueryAnalysis | null = null
+  let rewritten = false
   if (tool.sqlOf !== undefined) {
     const carried = tool.sqlOf(input)
-    const analysed = await analyseCarriedSql(deps, source, carried.sql, carried.params.length)
+    const analysed = await analyseCarriedSql(deps, source, grant.value, carried.sql, carried.params.length)
     if (!analysed.ok) return analysed
-    analysis = analysed.value
+    analysis = analysed.value.analysis
+    rewritten = analysed.value.rewritten
   }
-  return ok({ tool, input, source, limits, analysis })
+  return ok({ tool, input, source, limits, analysis, grant: grant.value, rewritten })
 }
 
 async function analyseCarriedSql(
   deps: PipelineDeps,
   source: SourceHandle,
+  grant: ToolGrant,
   sql: string,
   paramCount: number,
-): Promise<Result<QueryAnalysis>> {
+): Promise<Result<{ readonly analysis: QueryAnalysis; readonly rewritten: boolean }>> {
   let analysis = deps.analysisCache.get(sql)
   if (analysis === undefined) {
     const analysed = analyzeSql(sql, deps.limits)
@@ -129,14 +140,41 @@ async function analyseCarriedSql(
   if (analysis.maxParamIndex !== paramCount) {
     return fail('ERR_SQL_PARAMS_MISMATCH', { data: { expected: analysis.maxParamIndex, given: paramCount } })
   }
-  const functions = await checkFunctions(analysis, {
+  const functionDeps = {
     cache: source.catalogCache,
-    lookupFunctions: (names) => source.driver.lookupFunctions(names),
-    lookupOperators: (names) => source.driver.lookupOperators(names),
-    allowFunctions: source.allowFunctions,
+    lookupFunctions: (names: readonly string[]) => source.driver.lookupFunctions(names),
+    lookupOperators: (names: readonly string[]) => source.driver.lookupOperators(names),
+    allowFunctions: grant.functions.size === 0 ? source.allowFunctions : [...source.allowFunctions, ...grant.functions],
     searchPath: source.searchPath,
-  })
-  return functions.ok ? ok(analysis) : functions
+    onlyUserFunctions: grant.relations === null ? null : grant.functions,
+  }
+  const functions = await checkFunctions(analysis, functionDeps)
+  if (!functions.ok) return functions
+
+  // Phase B on relations: may this call read what the statement names, and through which columns?
+  const plan = await checkRelations(analysis, grant.relations, grant.functions, relationDeps(source))
+  if (!plan.ok) return plan
+  if (plan.value.wraps.length === 0 || grant.relations === null) return ok({ analysis, rewritten: false })
+  const rewritten = rewriteFor(deps, grant.relations.key, plan.value, analysis)
+  if (!rewritten.ok) return rewritten
+  // The projections call only pg_catalog built-ins; check them like any other statement's.
+  const again = await checkFunctions(rewritten.value, functionDeps)
+  return again.ok ? ok({ analysis: rewritten.value, rewritten: true }) : again
+}
+
+const rewriteCaches = new WeakMap<PipelineDeps, AnalysisCache>()
+
+/** Rewritten statements by rules, plan and text: the rewrite parses twice, a hit parses never. */
+function rewriteFor(deps: PipelineDeps, rulesKey: string, plan: RelationPlan, analysis: QueryAnalysis): Result<QueryAnalysis> {
+  let cache = rewriteCaches.get(deps)
+  if (cache === undefined) rewriteCaches.set(deps, (cache = new AnalysisCache(1_000, 16_384)))
+  const planKey = createHash('sha256').update(JSON.stringify(plan.wraps)).digest('base64url')
+  const key = `${rulesKey}\u0000${planKey}\u0000${analysis.statementText}`
+  const hit = cache.get(key)
+  if (hit !== undefined) return ok(hit)
+  const rewritten = rewriteRelations(analysis.statementText, plan, deps.limits)
+  if (rewritten.ok) cache.set(key, rewritten.value)
+  return rewritten
 }
 
 /**

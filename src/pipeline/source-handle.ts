@@ -4,12 +4,15 @@
  */
 import type { SourceDriver } from '../exec/drivers/driver.js'
 import type { CatalogCache } from '../policy/function-policy.js'
+import type { RelationCache } from '../policy/relation-cache.js'
 
 export interface SourceHandle {
   readonly name: string
   readonly kind: 'postgres' | 'embedded'
   readonly driver: SourceDriver
   readonly catalogCache: CatalogCache
+  /** Phase B relation lookups; created on first use when the opener did not provide one. */
+  readonly relationCache?: RelationCache
   readonly searchPath: readonly string[]
   readonly allowFunctions: readonly string[]
 }

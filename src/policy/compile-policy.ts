@@ -5,12 +5,20 @@
  */
 import type { Principal } from '../pipeline/request-context.js'
 import { fail, ok, type Result } from '../util/result.js'
-import { POLICY_TOOLS, type PolicyDocument } from './policy-schema.js'
+import { POLICY_TOOLS, type PolicyDocument, type SourceGrant } from './policy-schema.js'
+import { compileRelationRules, type RelationRules } from './relation-rules.js'
 
 export interface ToolGrant {
   readonly dbRole: string | null
   readonly maxRows: number | null
   readonly statementTimeoutMs: number | null
+  /** Phase B rules (schemas, tables, columns, masks); null when unrestricted. */
+  readonly relations: RelationRules | null
+  /**
+   * User functions (`schema.name`) every granting role lists: they pass the function policy like
+   * the source's allowFunctions, and under phase B rules they are the only user functions allowed.
+   */
+  readonly functions: ReadonlySet<string>
 }
 
 export interface CompiledPolicy {
@@ -25,12 +33,14 @@ export interface CompiledPolicy {
 }
 
 export interface PolicyReach extends ToolGrant {
+  /** The grant as written, for `policy check` to print schemas, tables, columns and masks. */
+  readonly rules: SourceGrant
   readonly role: string
   readonly source: string
   readonly tools: readonly string[]
 }
 
-const ALLOW_ALL: ToolGrant = Object.freeze({ dbRole: null, maxRows: null, statementTimeoutMs: null })
+const ALLOW_ALL: ToolGrant = Object.freeze({ dbRole: null, maxRows: null, statementTimeoutMs: null, relations: null, functions: new Set<string>() })
 
 export function allowAllPolicy(): CompiledPolicy {
   const all = new Set<string>(POLICY_TOOLS)
@@ -43,6 +53,7 @@ export function allowAllPolicy(): CompiledPolicy {
 }
 
 interface Grant {
+  readonly spec: SourceGrant
   readonly tools: ReadonlySet<string>
   readonly dbRole: string | null
   readonly maxRows: number | null
@@ -58,6 +69,7 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
       bySource.set(
         source,
         Object.freeze({
+          spec: g,
           tools: new Set<string>(g.tools ?? POLICY_TOOLS),
           dbRole: g.dbRole ?? null,
           maxRows: g.limits?.maxRows ?? null,
@@ -66,6 +78,19 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
       )
     }
     roles.set(role, bySource)
+  }
+
+  // Rules per distinct set of grants, compiled once: authorize runs on every call.
+  const rulesByKey = new Map<string, RelationRules | null>()
+  const grantIds = new Map<Grant, number>()
+  const rulesFor = (grants: Grant[]): RelationRules | null => {
+    const key = grants.map((g) => {
+      let id = grantIds.get(g)
+      if (id === undefined) grantIds.set(g, (id = grantIds.size))
+      return id
+    }).join(',')
+    if (!rulesByKey.has(key)) rulesByKey.set(key, compileRelationRules(grants.map((g) => g.spec)))
+    return rulesByKey.get(key) ?? null
   }
 
   const rolesOf = (p: Principal): string[] => [...new Set([...p.roles, ...(principals.get(p.id) ?? [])])]
@@ -90,6 +115,8 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
         dbRole: grants[0]?.dbRole ?? null,
         maxRows: strictest(grants.map((g) => g.maxRows)),
         statementTimeoutMs: strictest(grants.map((g) => g.statementTimeoutMs)),
+        relations: rulesFor(grants),
+        functions: new Set((grants[0]?.spec.functions ?? []).filter((f) => grants.every((g) => g.spec.functions?.includes(f) === true))),
       })
     },
     visibleTools(p: Principal): ReadonlySet<string> {
@@ -99,7 +126,17 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
     },
     describe() {
       return [...roles].flatMap(([role, bySource]) =>
-        [...bySource].map(([source, g]) => ({ ...g, role, source, tools: [...g.tools] })),
+        [...bySource].map(([source, g]) => ({
+          dbRole: g.dbRole,
+          maxRows: g.maxRows,
+          statementTimeoutMs: g.statementTimeoutMs,
+          relations: compileRelationRules([g.spec]),
+          functions: new Set(g.spec.functions ?? []),
+          rules: g.spec,
+          role,
+          source,
+          tools: [...g.tools],
+        })),
       )
     },
     dbRoles() {

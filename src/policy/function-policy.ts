@@ -52,6 +52,11 @@ export interface FunctionPolicyDeps {
   readonly allowFunctions: readonly string[]
   /** The source's fixed search path (pg_catalog is implicit and always first). */
   readonly searchPath: readonly string[]
+  /**
+   * Under phase B rules (a role restricted to some tables), the only user functions allowed,
+   * `schema.name`: any other one could read a table the role may not, whatever its volatility.
+   */
+  readonly onlyUserFunctions?: ReadonlySet<string> | null
 }
 
 /**
@@ -94,13 +99,14 @@ export async function checkFunctions(analysis: QueryAnalysis, deps: FunctionPoli
   // 3. Decisions on the candidates.
   const visibleSchemas = new Set(['pg_catalog', ...deps.searchPath])
   const allowList = new Set(deps.allowFunctions)
+  const only = deps.onlyUserFunctions ?? null
 
   for (const ref of analysis.functions) {
     if (ref.schema === 'pg_catalog') continue
     const candidates = visible(functions.get(ref.name) ?? NO_ROWS, ref.schema, visibleSchemas)
     if (candidates.length === 0) return denyFunction(ref.name)
     for (const candidate of candidates) {
-      if (!functionAllowed(candidate, allowList)) return denyFunction(ref.name)
+      if (!functionAllowed(candidate, allowList, only)) return denyFunction(ref.name)
     }
   }
 
@@ -110,7 +116,7 @@ export async function checkFunctions(analysis: QueryAnalysis, deps: FunctionPoli
     if (candidates.length === 0) continue
     if (deniedFunction(name) !== undefined || ARGUMENT_CHECKED_FUNCTIONS.has(name)) return denyFunction(name)
     for (const candidate of candidates) {
-      if (!functionAllowed(candidate, allowList)) return denyFunction(name)
+      if (!functionAllowed(candidate, allowList, only)) return denyFunction(name)
     }
   }
 
@@ -119,7 +125,7 @@ export async function checkFunctions(analysis: QueryAnalysis, deps: FunctionPoli
     const candidates = visible(operators.get(operator.name) ?? NO_ROWS, operator.schema, visibleSchemas)
     if (candidates.length === 0) return denyFunction(operator.name)
     for (const candidate of candidates) {
-      if (!operatorAllowed(candidate, allowList)) return denyFunction(operator.name)
+      if (!operatorAllowed(candidate, allowList, only)) return denyFunction(operator.name)
     }
   }
 
@@ -138,11 +144,11 @@ function checkCurrentSetting(args: readonly (string | null)[]): Fail | undefined
 }
 
 /** The UDF rule, with the builtin allowlist for pg_catalog and the denylist over both. */
-function functionAllowed(candidate: FunctionInfo, allowList: ReadonlySet<string>): boolean {
+function functionAllowed(candidate: FunctionInfo, allowList: ReadonlySet<string>, only: ReadonlySet<string> | null): boolean {
   if (deniedFunction(candidate.name) !== undefined) return false
   if (candidate.schema === 'pg_catalog') return isAllowedBuiltinFunction(candidate.name)
   if (candidate.schema === 'information_schema') return true
-  return passesUdfRule(candidate, allowList)
+  return passesUdfRule(candidate, allowList, only)
 }
 
 /**
@@ -152,7 +158,7 @@ function functionAllowed(candidate: FunctionInfo, allowList: ReadonlySet<string>
  * calls them by name). A user operator over a denied or argument-checked function
  * (`CREATE OPERATOR !!! (FUNCTION = pg_terminate_backend)`, or over `current_setting`) is refused.
  */
-function operatorAllowed(candidate: OperatorInfo, allowList: ReadonlySet<string>): boolean {
+function operatorAllowed(candidate: OperatorInfo, allowList: ReadonlySet<string>, only: ReadonlySet<string> | null): boolean {
   if (candidate.schema === 'pg_catalog') return true
   const behind = candidate.function
   if (deniedFunction(behind.name) !== undefined || ARGUMENT_CHECKED_FUNCTIONS.has(behind.name)) return false
@@ -160,10 +166,11 @@ function operatorAllowed(candidate: OperatorInfo, allowList: ReadonlySet<string>
     return isAllowedBuiltinFunction(behind.name) || (behind.volatility === 'i' && !behind.securityDefiner)
   }
   if (behind.schema === 'information_schema') return true
-  return passesUdfRule(behind, allowList)
+  return passesUdfRule(behind, allowList, only)
 }
 
-function passesUdfRule(candidate: FunctionInfo, allowList: ReadonlySet<string>): boolean {
+function passesUdfRule(candidate: FunctionInfo, allowList: ReadonlySet<string>, only: ReadonlySet<string> | null): boolean {
+  if (only !== null) return only.has(`${candidate.schema}.${candidate.name}`)
   if (allowList.has(candidate.name) || allowList.has(`${candidate.schema}.${candidate.name}`)) return true
   return (candidate.volatility === 'i' || candidate.volatility === 's') && !candidate.securityDefiner && candidate.kind !== 'p'
 }

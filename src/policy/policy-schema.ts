@@ -1,7 +1,8 @@
 /**
  * The policy file (YAML, strict: unknown keys are refused). Version 1 covers who may use which
- * source and tool, the database role a call runs as, and per-role limits. Table, column, mask and
- * write rules are the next versions' (issue 3).
+ * source and tool, the database role a call runs as, per-role limits, and (phase B, on the parsed
+ * statement) which schemas, tables and columns a role reads, with column masks and extra functions.
+ * Names are as the catalog stores them: `public.customers`, case-sensitive.
  *
  *   version: 1
  *   principals: { alice: [analyst] }          # extra roles by principal, besides token/key roles
@@ -12,6 +13,10 @@
  *           tools: [query, list_tables]        # default: every read tool
  *           dbRole: sw_analyst                 # SET LOCAL ROLE for each call; never from input
  *           limits: { maxRows: 100, statementTimeoutMs: 5s }
+ *           tables: { allow: [public.customers, public.products] }   # or schemas: { allow: [public] }
+ *           columns: { public.customers: { deny: [phone] } }
+ *           masks: { public.customers: { email: hash } }   # redact | hash | { partial: { keepLast: 4 } }
+ *           functions: [public.fx_rate]                     # user functions this role may call
  */
 import { z } from 'zod'
 import { parseDuration } from '../config/duration.js'
@@ -29,9 +34,40 @@ const duration = z.union([z.string(), z.number().int().positive()]).transform((v
   return ms
 })
 
+/** `schema.name`, each part a plain identifier as the catalog stores it. */
+const qualifiedName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'expected schema.name (plain identifiers)')
+
+const allowDeny = <T extends z.ZodTypeAny>(item: T) =>
+  z
+    .object({ allow: z.array(item).optional(), deny: z.array(item).optional() })
+    .strict()
+    .refine((v) => v.allow !== undefined || v.deny !== undefined, 'expected allow, deny, or both')
+
+export const maskSchema = z.union([
+  z.literal('redact'),
+  z.literal('hash'),
+  z
+    .object({
+      partial: z
+        .object({ keepFirst: z.number().int().min(0).max(32).default(0), keepLast: z.number().int().min(0).max(32).default(0) })
+        .strict()
+        .refine((p) => p.keepFirst + p.keepLast > 0, 'keep at least one character, or use redact'),
+    })
+    .strict(),
+])
+
 export const sourceGrantSchema = z
   .object({
     tools: z.array(z.enum(POLICY_TOOLS)).min(1).optional(),
+    /** Phase B. Any of these four makes the grant restricted: see docs/policy.md. */
+    schemas: allowDeny(identifier).optional(),
+    tables: allowDeny(qualifiedName).optional(),
+    columns: z.record(qualifiedName, allowDeny(identifier)).optional(),
+    masks: z.record(qualifiedName, z.record(identifier, maskSchema)).optional(),
+    /** User functions (`schema.name`) this role may call beyond the source's reviewed defaults. */
+    functions: z.array(qualifiedName).optional(),
     dbRole: identifier.optional(),
     limits: z
       .object({ maxRows: z.number().int().min(1).optional(), statementTimeoutMs: duration.optional() })
@@ -50,3 +86,4 @@ export const policySchema = z
 
 export type PolicyDocument = z.output<typeof policySchema>
 export type SourceGrant = z.output<typeof sourceGrantSchema>
+export type MaskSpec = z.output<typeof maskSchema>

@@ -41,7 +41,18 @@ export class AnalysisCache {
 }
 
 function deepFreezeAnalysis(analysis: QueryAnalysis): QueryAnalysis {
-  for (const list of [analysis.relations, analysis.functions, analysis.operators, analysis.attributeNames, analysis.shownSettings]) {
+  for (const relation of analysis.relations) {
+    for (const site of relation.sites) Object.freeze(site)
+    Object.freeze(relation.sites)
+  }
+  for (const list of [
+    analysis.relations,
+    analysis.functions,
+    analysis.operators,
+    analysis.typeNames,
+    analysis.attributeNames,
+    analysis.shownSettings,
+  ]) {
     for (const item of list) if (typeof item === 'object') Object.freeze(item)
     Object.freeze(list)
   }

@@ -12,6 +12,23 @@ export type StatementClass = (typeof READ_STATEMENT_CLASSES)[number]
 export interface RelationRef {
   readonly schema: string | null
   readonly name: string
+  /** Every place it is named: the parser's byte offset of the name, and whether `ONLY` was written. */
+  readonly sites: readonly RelationSite[]
+}
+
+export interface RelationSite {
+  /** Byte offset (UTF-8) of the relation name's first token in the statement text, from the parser. */
+  readonly location: number
+  /** `ONLY name`: inheritance children and partitions are not read. */
+  readonly only: boolean
+  /** `name AS a` or `name a`: the statement gave it an alias. */
+  readonly aliased: boolean
+}
+
+/** A type named in a cast or a type literal (`'x'::regclass`, `CAST(x AS t)`, `regclass 'x'`). */
+export interface TypeRef {
+  readonly schema: string | null
+  readonly name: string
 }
 
 /** A function call found anywhere in the tree (select list, FROM, WHERE, casts, defaults…). */
@@ -44,6 +61,8 @@ export interface QueryAnalysis {
    */
   readonly attributeNames: readonly string[]
   readonly operators: readonly OperatorRef[]
+  /** Types named anywhere in the statement (casts, type literals). */
+  readonly typeNames: readonly TypeRef[]
   /** Settings read by `SHOW name`. */
   readonly shownSettings: readonly string[]
   /** The highest `$n` placeholder number used (0 when none). */

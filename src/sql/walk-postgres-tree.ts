@@ -13,7 +13,7 @@
  * Names arrive already folded and decoded by PostgreSQL's scanner: `SeTvAl` is `setval`, and
  * `U&"s\0065tval"` is `setval` too, so no rule here ever compares raw SQL text.
  */
-import type { FunctionRef, OperatorRef, QueryAnalysis, RelationRef, StatementClass } from './query-analysis.js'
+import type { FunctionRef, OperatorRef, QueryAnalysis, RelationSite, StatementClass, TypeRef } from './query-analysis.js'
 import { NODE_FIELDS, type FieldKind } from './postgres-node-fields.js'
 import { EXPLAIN_BOOLEAN_VALUES, explainOption } from './rules/postgres-explain-options.js'
 import { isReadableSetting } from './rules/postgres-settings.js'
@@ -69,6 +69,7 @@ function walkShow(node: NodeObject): Result<StatementFacts> {
     functions: EMPTY,
     attributeNames: EMPTY,
     operators: EMPTY,
+    typeNames: EMPTY,
     shownSettings: [name.toLowerCase()],
     maxParamIndex: 0,
   })
@@ -131,8 +132,10 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
   const nodes: NodeObject[] = [root]
   const scopes: (CteScope | null)[] = [null]
 
-  const relations: RelationRef[] = []
-  const relationKeys = new Set<string>()
+  const relations: { schema: string | null; name: string; sites: RelationSite[] }[] = []
+  const relationKeys = new Map<string, RelationSite[]>()
+  const typeNames: TypeRef[] = []
+  const typeKeys = new Set<string>()
   const functions: FunctionRef[] = []
   const attributeNames = new Set<string>()
   const operators: OperatorRef[] = []
@@ -207,10 +210,31 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
         if (node['catalogname'] !== undefined) return forbidden('catalog_qualified_name')
         // An unqualified name that matches a CTE in scope is that CTE; a qualified one never is.
         if (schema === undefined && inScope(scope, name)) break
+        const location = node['location']
+        if (typeof location !== 'number' || !Number.isInteger(location) || location < 0) return malformed('RangeVar.location')
+        // libpg-query leaves out false booleans: no `inh` means `ONLY name`.
+        const site: RelationSite = { location, only: node['inh'] !== true, aliased: node['alias'] !== undefined }
         const key = `${schema ?? ''}\u0000${name}`
-        if (!relationKeys.has(key)) {
-          relationKeys.add(key)
-          relations.push({ schema: schema ?? null, name })
+        const sites = relationKeys.get(key)
+        if (sites === undefined) {
+          const first = [site]
+          relationKeys.set(key, first)
+          relations.push({ schema: schema ?? null, name, sites: first })
+        } else {
+          sites.push(site)
+        }
+        break
+      }
+      case 'TypeName': {
+        const parts = readNames(node['names'])
+        if (parts === null || parts.length === 0) return malformed('TypeName.names')
+        if (parts.length > 2) return forbidden('catalog_qualified_name')
+        const schema = parts.length === 2 ? (parts[0] ?? null) : null
+        const typeName = parts[parts.length - 1] ?? ''
+        const key = `${schema ?? ''}\u0000${typeName}`
+        if (!typeKeys.has(key)) {
+          typeKeys.add(key)
+          typeNames.push({ schema, name: typeName })
         }
         break
       }
@@ -341,6 +365,7 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     functions,
     attributeNames: [...attributeNames],
     operators,
+    typeNames,
     shownSettings: EMPTY,
     maxParamIndex,
   })

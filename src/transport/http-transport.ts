@@ -17,6 +17,7 @@ import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
 import { createPrincipal, type Principal } from '../pipeline/request-context.js'
 import { createMcpServer } from '../server/create-mcp-server.js'
+import { headersAllowExchange, routeBody, serveExchange } from './http-json-exchange.js'
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1']
 
@@ -72,6 +73,27 @@ export async function startHttp(
     onerror: (error) => logger.debug({ err: error }, 'mcp http handler reported an error'),
   })
   const handleMcp = toNodeHandler(mcp, { onerror: (error: unknown) => logger.warn({ err: error }, 'mcp http adapter error') } as never)
+  /**
+   * Reads the body (under the cap) of a POST the SDK's stateless transport would accept, and serves
+   * a single 2025-era request itself (http-json-exchange.ts); everything else goes to the SDK's
+   * handler with the body already parsed.
+   */
+  const serveMcp = async (req: AuthenticatedRequest, res: ServerResponse): Promise<void> => {
+    if (!headersAllowExchange(req)) return handleMcp(req, res)
+    const text = await readBody(req, http.maxBodyBytes)
+    if (text === null) return sendError(res, 413, 'ERR_HTTP_BODY_TOO_LARGE')
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      // The SDK's answer to a body that is not JSON, word for word.
+      return sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: Invalid JSON' }, id: null })
+    }
+    const route = routeBody(req, body)
+    if (route.kind === 'sdk') return handleMcp(req, res, body)
+    const server = createMcpServer({ deps, transport: 'http', principal: principalOf(req.auth) })
+    return serveExchange(server, route.message, req.auth === undefined ? {} : { authInfo: req.auth }, res)
+  }
   const allowedHosts = [...LOOPBACK_NAMES, ...http.allowedHosts]
   const allowedOrigins = [...LOOPBACK_NAMES, ...http.allowedOrigins]
 
@@ -110,7 +132,7 @@ export async function startHttp(
         req.resume()
         return sendError(res, 413, 'ERR_HTTP_BODY_TOO_LARGE')
       }
-      await handleMcp(req, res)
+      await serveMcp(req as AuthenticatedRequest, res)
     } catch (error) {
       logger.error({ err: error }, 'http request failed')
       if (!res.headersSent) sendError(res, 500, 'ERR_INTERNAL')
@@ -158,6 +180,26 @@ function challenge(req: IncomingMessage, error: 'invalid_token' | 'insufficient_
 /** Built from the Host header, which was validated against the allowlist before this runs. */
 function baseUrl(req: IncomingMessage): string {
   return `http://${req.headers.host ?? 'localhost'}`
+}
+
+/** The body as text, or null when it passes `maxBytes` (the rest is drained, not kept) or the client left. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    req.on('data', (chunk: Buffer) => {
+      if (over) return
+      size += chunk.length
+      if (size <= maxBytes) return void chunks.push(chunk)
+      over = true
+      chunks.length = 0
+      resolve(null)
+    })
+    req.once('end', () => resolve(over ? null : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8')))
+    req.once('close', () => resolve(null))
+    req.once('error', reject)
+  })
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

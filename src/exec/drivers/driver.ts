@@ -79,6 +79,41 @@ export interface OperatorInfo {
   readonly function: FunctionInfo
 }
 
+/**
+ * One relation a statement names, as the catalog resolves it under the source's fixed search path,
+ * with what reading it reads besides itself (phase B of the policy, src/policy/relation-policy.ts).
+ */
+export interface RelationInfo {
+  readonly schema: string
+  readonly name: string
+  /** pg_class.relkind: `r` table, `p` partitioned, `v` view, `m` materialized view, `f` foreign, `S` sequence… */
+  readonly kind: string
+  /** Live columns in attnum order. */
+  readonly columns: readonly string[]
+  /**
+   * Views and materialized views: every relation their definition reads, transitively, with the
+   * column read (null: the whole row, or the relation as such).
+   */
+  readonly reads: readonly { readonly schema: string; readonly name: string; readonly column: string | null }[]
+  /** Views and materialized views: every function their definition calls, transitively. */
+  readonly calls: readonly { readonly schema: string; readonly name: string }[]
+  /** Inheritance children and partitions, transitively, with their live columns. */
+  readonly descendants: readonly { readonly schema: string; readonly name: string; readonly columns: readonly string[] }[]
+}
+
+/** A type a name resolves to, and the relation whose row type it is (or whose row type it is an array of). */
+export interface TypeInfo {
+  readonly schema: string
+  readonly name: string
+  readonly relation: { readonly schema: string; readonly name: string } | null
+}
+
+/** A relation name as written (schema null when unqualified). */
+export interface RelationName {
+  readonly schema: string | null
+  readonly name: string
+}
+
 export interface RoleReport {
   readonly role: string
   readonly superuser: boolean
@@ -148,6 +183,13 @@ export interface SourceDriver {
   /** Every function with one of these names in `pg_catalog` or the fixed search path. */
   lookupFunctions(names: readonly string[]): Promise<Result<readonly FunctionInfo[]>>
   lookupOperators(names: readonly string[]): Promise<Result<readonly OperatorInfo[]>>
+  /**
+   * Resolves each name as the engine would under the fixed search path (pg_catalog first unless
+   * the path places it). The answer has one entry per name, in order: null when nothing resolves.
+   */
+  lookupRelations(names: readonly RelationName[]): Promise<Result<readonly (RelationInfo | null)[]>>
+  /** Resolves type names the same way (one entry per name, null when nothing resolves). */
+  lookupTypes(names: readonly RelationName[]): Promise<Result<readonly (TypeInfo | null)[]>>
   inspectRole(): Promise<Result<RoleReport>>
   close(): Promise<void>
 }

@@ -11,11 +11,28 @@
 import { createSeededRandom as createRandom } from '../../util/seeded-random.js'
 
 
-/** Bump when the schema or the data changes: a cached copy with another version is rebuilt. */
-export const DEMO_DATASET_VERSION = 1
+/**
+ * Bump when the schema or the data changes: a cached copy with another version is rebuilt.
+ * 2: the demo_analyst and demo_support roles, row-level security on customers, and a
+ * security_invoker view (examples/team.yaml).
+ */
+export const DEMO_DATASET_VERSION = 2
 
 /** The non-superuser role the embedded source runs as (see pglite-worker for why it is NOLOGIN). */
 export const DEMO_READER_ROLE = 'sqlwarden_reader'
+
+/**
+ * Roles a policy can map calls to on the embedded source (examples/team.yaml). Both are NOLOGIN,
+ * NOSUPERUSER and NOBYPASSRLS, and granted to the reader role (SET, not INHERIT) the way an
+ * administrator grants mapped roles to the connected role on PostgreSQL. The embedded source
+ * refuses a mapped role the reader is not a member of (see open-sources): the worker's session user
+ * is PGlite's superuser, so the server's own membership check would pass for any role.
+ */
+export const DEMO_ANALYST_ROLE = 'demo_analyst'
+export const DEMO_SUPPORT_ROLE = 'demo_support'
+
+/** The setting the support role's row-level security policy on customers reads (an API-key claim). */
+export const DEMO_REGION_CLAIM = 'region'
 
 /** Private schema of sqlwarden's own bookkeeping; the reader role cannot see into it. */
 export const DEMO_META_SCHEMA = 'sqlwarden_internal'
@@ -204,7 +221,10 @@ CREATE INDEX orders_created_at_idx ON orders (created_at);
 CREATE INDEX customers_created_at_idx ON customers (created_at);
 CREATE INDEX products_category_idx ON products (category);
 
-CREATE VIEW order_summary AS
+-- security_invoker (PostgreSQL 15+): the view reads customers and orders with the caller's
+-- privileges and row-level security, not its superuser owner's, so it can never widen what a
+-- mapped role sees.
+CREATE VIEW order_summary WITH (security_invoker = true) AS
 SELECT c.id AS customer_id,
        c.name AS customer_name,
        c.region,
@@ -313,15 +333,34 @@ function ordersSql(rnd: Random, customers: readonly Customer[], products: readon
   return insertBatches('orders', ['customer_id', 'product_id', 'quantity', 'total', 'status', 'created_at'], rows)
 }
 
+const DEMO_ROLES = [DEMO_READER_ROLE, DEMO_ANALYST_ROLE, DEMO_SUPPORT_ROLE] as const
+
+/**
+ * Grants and row-level security. The reader (the session's role) and demo_analyst read everything;
+ * demo_support reads customers and products only, and of customers only the rows of the region in
+ * its `region` claim (no claim: no rows). Orders are out of its reach through grants alone.
+ * Customers has RLS enabled, so every role that reads it needs a policy: the reader and
+ * demo_analyst get a permissive USING (true), which keeps them exactly as before.
+ * https://www.postgresql.org/docs/current/ddl-rowsecurity.html
+ */
 const ROLE_SQL = `
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DEMO_READER_ROLE}') THEN
-    CREATE ROLE ${DEMO_READER_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS;
-  END IF;
+${DEMO_ROLES.map(
+  (role) => `  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+    CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS;
+  END IF;`,
+).join('\n')}
 END $$;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO ${DEMO_READER_ROLE};
-GRANT SELECT ON customers, products, orders, order_summary TO ${DEMO_READER_ROLE};
+GRANT USAGE ON SCHEMA public TO ${DEMO_ROLES.join(', ')};
+GRANT SELECT ON customers, products, orders, order_summary TO ${DEMO_READER_ROLE}, ${DEMO_ANALYST_ROLE};
+GRANT SELECT ON customers, products TO ${DEMO_SUPPORT_ROLE};
+GRANT ${DEMO_ANALYST_ROLE}, ${DEMO_SUPPORT_ROLE} TO ${DEMO_READER_ROLE} WITH INHERIT FALSE, SET TRUE;
+ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customers_reader_all ON customers FOR SELECT TO ${DEMO_READER_ROLE} USING (true);
+CREATE POLICY customers_analyst_all ON customers FOR SELECT TO ${DEMO_ANALYST_ROLE} USING (true);
+CREATE POLICY customers_support_region ON customers FOR SELECT TO ${DEMO_SUPPORT_ROLE}
+  USING (region = current_setting('sqlwarden.claim.${DEMO_REGION_CLAIM}', true));
 `
 
 /**

@@ -273,6 +273,9 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
       guarded('lookupFunctions', catalogTimeoutMs, undefined, (d) => d.lookupFunctions(names)),
     lookupOperators: (names) =>
       guarded('lookupOperators', catalogTimeoutMs, undefined, (d) => d.lookupOperators(names)),
+    lookupRelations: (names) =>
+      guarded('lookupRelations', catalogTimeoutMs, undefined, (d) => d.lookupRelations(names)),
+    lookupTypes: (names) => guarded('lookupTypes', catalogTimeoutMs, undefined, (d) => d.lookupTypes(names)),
     inspectRole: () => guarded('inspectRole', catalogTimeoutMs, undefined, (d) => d.inspectRole()),
     async close() {
       if (closed) return

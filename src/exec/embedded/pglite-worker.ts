@@ -107,6 +107,9 @@ async function serve(task: Extract<WorkerTask, { mode: 'serve' }>): Promise<void
   // session_user stays the bootstrap superuser), so SET ROLE is the closest we get: grants and
   // superuser-only functions are checked against the reader role. It is a second layer, not a
   // boundary: RESET ROLE would undo it, and SQL analysis is what refuses SET/RESET.
+  // A policy's dbRole is applied per call by the driver's transaction-local set_config('role'),
+  // as on PostgreSQL. The superuser session user may set any role, so the start-up role check
+  // accepts only mapped roles granted to the reader (demo_analyst, demo_support; see open-sources).
   await db.exec(`SET ROLE ${DEMO_READER_ROLE}; SET default_transaction_read_only = on;`)
 
   const listen = task.listen

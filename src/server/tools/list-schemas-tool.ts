@@ -23,7 +23,11 @@ export const listSchemasTool: ToolDefinition<z.infer<typeof input>, Output> = {
   sourceOf: (i) => i.source,
   async run(_i, env) {
     const result = await env.source.driver.listSchemas(env.limits)
-    return result.ok ? ok({ schemas: result.value.map((s) => ({ name: s.name, owner: s.owner, comment: s.comment })) }) : result
+    if (!result.ok) return result
+    // Under phase B rules, only schemas where something may be read.
+    const rules = env.grant.relations
+    const visible = rules === null ? result.value : result.value.filter((s) => rules.schemaVisible(s.name))
+    return ok({ schemas: visible.map((s) => ({ name: s.name, owner: s.owner, comment: s.comment })) })
   },
   renderText: (o) =>
     `${o.schemas.length} schema${o.schemas.length === 1 ? '' : 's'}.\n` +

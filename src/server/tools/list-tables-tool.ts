@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { relationDeps } from '../../pipeline/relation-deps.js'
+import { readableRelations } from '../../policy/relation-policy.js'
 import { ok } from '../../util/result.js'
 import { fenceUntrusted } from '../untrusted-fence.js'
 import { sourceName } from './common-schemas.js'
@@ -40,8 +42,11 @@ export const listTablesTool: ToolDefinition<z.infer<typeof input>, Output> = {
   async run(i, env) {
     const result = await env.source.driver.listTables(i.schema ?? null, env.limits)
     if (!result.ok) return result
+    // Under phase B rules, only what this call could read: the same decision as a query naming it.
+    const readable = await readableRelations(result.value, env.grant.relations, env.grant.functions, relationDeps(env.source))
+    if (!readable.ok) return readable
     return ok({
-      tables: result.value.map((t) => ({
+      tables: result.value.filter((_, index) => readable.value[index] === true).map((t) => ({
         schema: t.schema,
         name: t.name,
         kind: t.kind,

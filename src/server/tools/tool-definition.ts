@@ -7,6 +7,7 @@ import type { z } from 'zod'
 import type { CallLimits, SqlParam } from '../../exec/drivers/driver.js'
 import type { RequestContext } from '../../pipeline/request-context.js'
 import type { SourceHandle } from '../../pipeline/source-handle.js'
+import type { ToolGrant } from '../../policy/compile-policy.js'
 import type { QueryAnalysis } from '../../sql/query-analysis.js'
 import type { Result } from '../../util/result.js'
 
@@ -22,8 +23,13 @@ export interface ToolEnv {
   readonly ctx: RequestContext
   readonly source: SourceHandle
   readonly limits: CallLimits
-  /** Present for tools that carry SQL: the accepted analysis of that SQL. */
+  /**
+   * Present for tools that carry SQL: the accepted analysis of the statement to run. Under column
+   * rules this is the rewritten statement (policy/relation-rewrite.ts), never the caller's text.
+   */
   readonly analysis: QueryAnalysis | null
+  /** What the policy granted this call: listing tools show only what it may read. */
+  readonly grant: ToolGrant
 }
 
 export interface ToolDefinition<I = unknown, O = unknown> {

@@ -98,11 +98,15 @@ export interface SqlToken {
   readonly tokenName: string
   /** True for any SQL keyword, reserved or not. */
   readonly keyword: boolean
+  /** Byte offsets (UTF-8) of the token in the text, as the parse tree's locations count. */
+  readonly start: number
+  readonly end: number
 }
 
 /**
- * PostgreSQL's lexer over `text`. Not used for any decision (the parse tree decides); it lets tests
- * rewrite a statement token by token (case, whitespace, comments) without a hand-written lexer.
+ * PostgreSQL's lexer over `text`. Not used for any decision (the parse tree decides): it finds the
+ * extent of a relation name for the column rewrite (policy/relation-rewrite.ts, whose output is
+ * parsed and checked again), and lets tests rewrite a statement token by token.
  */
 export function scanPostgres(text: string): Result<readonly SqlToken[]> {
   if (!loaded) return fail('ERR_INTERNAL', { cause: new Error('PostgreSQL parser is not loaded') })
@@ -114,6 +118,8 @@ export function scanPostgres(text: string): Result<readonly SqlToken[]> {
         text: token.text,
         tokenName: token.tokenName,
         keyword: token.keywordKind !== 0,
+        start: token.start,
+        end: token.end,
       })),
     )
   } catch (error) {

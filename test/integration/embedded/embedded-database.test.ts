@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { PGlite } from '@electric-sql/pglite'
-import { DEMO_COUNTS, INJECTION_PRODUCT_ID, INJECTION_TEXT } from '../../../src/exec/embedded/demo-dataset.js'
+import { DEMO_COUNTS, DEMO_DATASET_VERSION, INJECTION_PRODUCT_ID, INJECTION_TEXT } from '../../../src/exec/embedded/demo-dataset.js'
 import { startEmbeddedDatabase, TEMPLATE_MANIFEST } from '../../../src/exec/embedded/embedded-database.js'
 import { captureLogger, demoCounts, makeTempDir, messages, queryOnce } from './embedded-fixtures.js'
 
@@ -93,7 +93,7 @@ describe('embedded database', () => {
         (error: { code?: string }) => error.code === '42501',
       )
       const manifest = JSON.parse(await readFile(path.join(dataDir, TEMPLATE_MANIFEST), 'utf8')) as { datasetVersion: number }
-      assert.equal(manifest.datasetVersion, 1)
+      assert.equal(manifest.datasetVersion, DEMO_DATASET_VERSION)
       assert.equal(existsSync(path.join(dataDir, 'pgdata', 'postmaster.pid')), false, 'the template is never opened')
     } finally {
       await db.close()

@@ -110,6 +110,8 @@ export function plainPgDriverFactory(): { factory: PostgresDriverFactory; create
       describeTable: notUsed,
       lookupFunctions: notUsed,
       lookupOperators: notUsed,
+      lookupRelations: notUsed,
+      lookupTypes: notUsed,
       inspectRole: notUsed,
       async close() {},
     }

@@ -46,6 +46,14 @@ const driver: SourceDriver = {
     calls.push(`lookupFunctions:${names.join(',')}`)
     return ok(names.filter((n) => n === 'lower').map((n) => pgCatalog(n)))
   },
+  async lookupTypes(names) {
+    calls.push(`lookupTypes:${names.map((n) => n.name).join(',')}`)
+    return ok(names.map(() => null))
+  },
+  async lookupRelations(names) {
+    calls.push(`lookupRelations:${names.map((n) => n.name).join(',')}`)
+    return ok(names.map(() => null))
+  },
   async lookupOperators(names) {
     calls.push(`lookupOperators:${names.join(',')}`)
     return ok([])

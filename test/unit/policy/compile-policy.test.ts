@@ -35,9 +35,9 @@ const who = (id: string, roles: string[]) => ({ id, roles })
 test('phase A: a role grants tools on a source, with its database role and limits', () => {
   const p = policy()
   const a = p.authorize(who('alice', ['analyst']), 'shop', 'explain')
-  assert.deepEqual(a.ok && a.value, { dbRole: 'sw_analyst', maxRows: 200, statementTimeoutMs: 10_000 })
+  assert.deepEqual(a.ok && a.value, { dbRole: 'sw_analyst', maxRows: 200, statementTimeoutMs: 10_000, relations: null, functions: new Set() })
   const s = p.authorize(who('bob', ['support']), 'shop', 'query')
-  assert.deepEqual(s.ok && s.value, { dbRole: 'sw_support', maxRows: 20, statementTimeoutMs: null })
+  assert.deepEqual(s.ok && s.value, { dbRole: 'sw_support', maxRows: 20, statementTimeoutMs: null, relations: null, functions: new Set() })
 })
 
 test('phase A refuses tools, sources and roles not granted, the same way whether the source exists or not', () => {

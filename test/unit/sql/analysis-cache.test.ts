@@ -5,7 +5,8 @@ import type { QueryAnalysis } from '../../../src/sql/query-analysis.js'
 
 const analysis = (text: string): QueryAnalysis => ({
   statementClass: 'select',
-  relations: [{ schema: null, name: 't' }],
+  relations: [{ schema: null, name: 't', sites: [{ location: 14, only: false, aliased: false }] }],
+  typeNames: [],
   functions: [],
   attributeNames: [],
   operators: [],

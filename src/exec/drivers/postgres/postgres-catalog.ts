@@ -10,6 +10,8 @@ import type {
   FunctionInfo,
   JsonValue,
   OperatorInfo,
+  RelationInfo,
+  TypeInfo,
   RoleReport,
   SchemaEntry,
   SourceDriver,
@@ -27,7 +29,7 @@ export interface CatalogDeps {
 
 type CatalogMethods = Pick<
   SourceDriver,
-  'listSchemas' | 'listTables' | 'describeTable' | 'lookupFunctions' | 'lookupOperators' | 'inspectRole'
+  'listSchemas' | 'listTables' | 'describeTable' | 'lookupFunctions' | 'lookupOperators' | 'lookupRelations' | 'lookupTypes' | 'inspectRole'
 >
 
 const SYSTEM_SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'`
@@ -103,6 +105,76 @@ const KINDS: Readonly<Record<string, TableEntry['kind']>> = {
   p: 'partitioned_table',
 }
 
+/**
+ * `$1` schemas ('' when unqualified), `$2` names, `$3` the effective search path. An unqualified
+ * name resolves to the first schema on the path holding a relation of that name, whatever its kind,
+ * as RangeVarGetRelid does. For views and materialized views, the rewrite rules' dependencies give
+ * what the definition reads (column by column; refobjsubid 0 is the whole relation) and calls,
+ * followed through nested views up to a fixed depth; pg_inherits gives children and partitions.
+ * Privileges are not consulted: this answers what a name means, the policy decides on it.
+ */
+const RELATIONS_SQL = `WITH RECURSIVE wanted AS (
+  SELECT w.nsp, w.rel, w.ord FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(nsp, rel, ord)
+), resolved AS (
+  SELECT DISTINCT ON (w.ord) w.ord, c.oid, n.nspname, c.relname, c.relkind
+  FROM wanted w
+  JOIN pg_class c ON c.relname = w.rel
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN unnest($3::text[]) WITH ORDINALITY AS p(nsp, pos) ON p.nsp = n.nspname
+  WHERE CASE WHEN w.nsp = '' THEN p.pos IS NOT NULL ELSE n.nspname = w.nsp END
+  ORDER BY w.ord, p.pos
+), deps(root, objid, refclassid, refobjid, refobjsubid, depth) AS (
+  SELECT r.oid, d.objid, d.refclassid, d.refobjid, d.refobjsubid, 1
+  FROM resolved r JOIN pg_rewrite rw ON rw.ev_class = r.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+  WHERE r.relkind IN ('v', 'm') AND NOT (d.refclassid = 'pg_class'::regclass AND d.refobjid = r.oid)
+  UNION
+  SELECT deps.root, d.objid, d.refclassid, d.refobjid, d.refobjsubid, deps.depth + 1
+  FROM deps JOIN pg_class c ON deps.refclassid = 'pg_class'::regclass AND c.oid = deps.refobjid AND c.relkind IN ('v', 'm')
+  JOIN pg_rewrite rw ON rw.ev_class = c.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+  WHERE deps.depth < 64 AND NOT (d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid)
+), kin(root, relid, depth) AS (
+  SELECT r.oid, i.inhrelid, 1 FROM resolved r JOIN pg_inherits i ON i.inhparent = r.oid
+  UNION
+  SELECT kin.root, i.inhrelid, kin.depth + 1 FROM kin JOIN pg_inherits i ON i.inhparent = kin.relid WHERE kin.depth < 64
+)
+SELECT r.ord, r.nspname, r.relname, r.relkind::text,
+  (SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_attribute a
+    WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT coalesce(json_agg(DISTINCT jsonb_build_object('schema', dn.nspname, 'name', dc.relname, 'column', da.attname)), '[]')
+    FROM deps d JOIN pg_class dc ON dc.oid = d.refobjid JOIN pg_namespace dn ON dn.oid = dc.relnamespace
+    LEFT JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid AND d.refobjsubid > 0
+    WHERE d.root = r.oid AND d.refclassid = 'pg_class'::regclass),
+  (SELECT coalesce(json_agg(DISTINCT jsonb_build_object('schema', fn.nspname, 'name', f.proname)), '[]')
+    FROM deps d LEFT JOIN pg_operator o ON d.refclassid = 'pg_operator'::regclass AND o.oid = d.refobjid
+    JOIN pg_proc f ON f.oid = CASE WHEN d.refclassid = 'pg_proc'::regclass THEN d.refobjid ELSE o.oprcode::oid END
+    JOIN pg_namespace fn ON fn.oid = f.pronamespace
+    WHERE d.root = r.oid AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)),
+  (SELECT coalesce(json_agg(jsonb_build_object('schema', kn.nspname, 'name', kc.relname, 'columns',
+      (SELECT coalesce(jsonb_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_attribute a
+        WHERE a.attrelid = kc.oid AND a.attnum > 0 AND NOT a.attisdropped))), '[]')
+    FROM (SELECT DISTINCT relid FROM kin WHERE kin.root = r.oid) k
+    JOIN pg_class kc ON kc.oid = k.relid JOIN pg_namespace kn ON kn.oid = kc.relnamespace),
+  (SELECT bool_or(d.depth >= 64) FROM deps d WHERE d.root = r.oid) OR (SELECT bool_or(k.depth >= 64) FROM kin k WHERE k.root = r.oid)
+FROM resolved r
+ORDER BY r.ord`
+
+/**
+ * `$1` schemas ('' when unqualified), `$2` names, `$3` the effective search path: each type name as
+ * the engine resolves it, with the relation behind a row type (or behind an array of row types).
+ */
+const TYPES_SQL = `SELECT DISTINCT ON (w.ord) w.ord, n.nspname, t.typname, rn.nspname, rc.relname
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(nsp, typ, ord)
+JOIN pg_type t ON t.typname = w.typ
+JOIN pg_namespace n ON n.oid = t.typnamespace
+LEFT JOIN unnest($3::text[]) WITH ORDINALITY AS p(nsp, pos) ON p.nsp = n.nspname
+LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typrelid = 0
+LEFT JOIN pg_class rc ON rc.oid = CASE WHEN t.typrelid <> 0 THEN t.typrelid ELSE e.typrelid END
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE CASE WHEN w.nsp = '' THEN p.pos IS NOT NULL ELSE n.nspname = w.nsp END
+ORDER BY w.ord, p.pos`
+
 const str = (value: JsonValue | undefined): string => (typeof value === 'string' ? value : String(value ?? ''))
 const strOrNull = (value: JsonValue | undefined): string | null => (typeof value === 'string' ? value : null)
 const strings = (value: JsonValue | undefined): string[] => (Array.isArray(value) ? value.map(str) : [])
@@ -132,6 +204,15 @@ export function createPostgresCatalog(deps: CatalogDeps): CatalogMethods {
   const { run } = deps
   /** The engine searches pg_catalog first unless the path places it explicitly. */
   const effectivePath = deps.searchPath.includes('pg_catalog') ? [...deps.searchPath] : ['pg_catalog', ...deps.searchPath]
+  /** Runs a name-resolution query: `$1` schemas ('' when unqualified), `$2` names, `$3` the path. */
+  const resolveNames = async (sql: string, names: readonly { readonly schema: string | null; readonly name: string }[]) => {
+    const result = await run(sql, [
+      textArray(names.map((n) => n.schema ?? '')),
+      textArray(names.map((n) => n.name)),
+      textArray(effectivePath),
+    ])
+    return result.ok ? complete(result.value) : result
+  }
 
   return {
     async listSchemas(limits) {
@@ -215,6 +296,53 @@ export function createPostgresCatalog(deps: CatalogDeps): CatalogMethods {
       return ok(
         rows.value.rows.map((r): OperatorInfo => ({ schema: str(r[0]), name: str(r[1]), function: functionInfo(r, 2) })),
       )
+    },
+
+    async lookupRelations(names) {
+      if (names.length === 0) return ok([])
+      const rows = await resolveNames(RELATIONS_SQL, names)
+      if (!rows.ok) return rows
+      const out: (RelationInfo | null)[] = names.map(() => null)
+      for (const r of rows.value.rows) {
+        // A dependency chain deeper than we follow could hide a read: undecidable, so refused.
+        if (r[8] === true) return fail('ERR_POLICY_DENIED', { subject: 'relation_depth' })
+        const field = (value: JsonValue, key: string): JsonValue | undefined =>
+          value !== null && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined
+        const list = (value: JsonValue | undefined): JsonValue[] => (Array.isArray(value) ? value : [])
+        out[Number(r[0]) - 1] = {
+          schema: str(r[1]),
+          name: str(r[2]),
+          kind: str(r[3]),
+          columns: strings(r[4]),
+          reads: list(r[5]).map((d) => ({
+            schema: str(field(d, 'schema')),
+            name: str(field(d, 'name')),
+            column: strOrNull(field(d, 'column')),
+          })),
+          calls: list(r[6]).map((d) => ({ schema: str(field(d, 'schema')), name: str(field(d, 'name')) })),
+          descendants: list(r[7]).map((d) => ({
+            schema: str(field(d, 'schema')),
+            name: str(field(d, 'name')),
+            columns: strings(field(d, 'columns')),
+          })),
+        }
+      }
+      return ok(out)
+    },
+
+    async lookupTypes(names) {
+      if (names.length === 0) return ok([])
+      const rows = await resolveNames(TYPES_SQL, names)
+      if (!rows.ok) return rows
+      const out: (TypeInfo | null)[] = names.map(() => null)
+      for (const r of rows.value.rows) {
+        out[Number(r[0]) - 1] = {
+          schema: str(r[1]),
+          name: str(r[2]),
+          relation: typeof r[4] === 'string' ? { schema: str(r[3]), name: r[4] } : null,
+        }
+      }
+      return ok(out)
     },
 
     async inspectRole() {
