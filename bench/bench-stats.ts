@@ -12,11 +12,17 @@ const CLOCK_TICKS_PER_SECOND = 100
 
 /** User + system CPU milliseconds consumed so far by a process (Linux /proc). */
 export function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid)
+  return user + system
+}
+
+/** User and system CPU milliseconds consumed so far by a process, apart. */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const utime = Number(fields[11])
   const stime = Number(fields[12])
-  return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND
+  return { user: (utime * 1000) / CLOCK_TICKS_PER_SECOND, system: (stime * 1000) / CLOCK_TICKS_PER_SECOND }
 }
 
 /** Peak resident set size in MiB (VmHWM) of a process. */

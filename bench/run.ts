@@ -5,10 +5,12 @@
  *
  *   npm run bench                 everything (about 3 minutes)
  *   npm run bench -- --quick      fewer rounds, for a smoke run
+ *   npm run bench -- --only stdio,http        only these scenarios (scan, stdio, http, cold, analysis)
+ *   npm run bench -- --server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   flags for every server process
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
@@ -16,10 +18,18 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
-import { BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { cpuMs, fmt, peakRssMiB, percentile, prng } from './bench-stats.js'
+import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
+import { cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name)
+  return i === -1 ? undefined : process.argv[i + 1]
+}
+const only = option('--only')?.split(',')
+const runs = (scenario: string): boolean => only === undefined || only.includes(scenario)
+/** Extra node flags for the server processes (profiling); split on spaces. */
+const serverNodeArgs = (option('--server-node-args') ?? '').split(' ').filter((a) => a !== '')
 
 // The SDK's HTTP client transport adds an abort listener per request to a long-lived signal and
 // Node warns once per request past 1,500; that is the client's, not the server's, so keep it quiet.
@@ -48,80 +58,92 @@ async function main(): Promise<void> {
   const nextId = () => 1 + Math.floor(rand() * ROWS)
 
   log(`\nsqlwarden benchmark — ${new Date().toISOString()} — node ${process.version}, ${quick ? 'quick' : 'full'} run`)
-  log('baseline: pg.Pool.query in the bench process, same SQL and role, interleaved with sqlwarden\n')
+  log('baseline: pg.Pool.query in the bench process, same SQL and role, interleaved with sqlwarden')
+  // Other processes share the CPUs and move every number; the load says how much this run was disturbed.
+  log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => fmt(l, 1)).join(' / ')} (1 / 5 / 15 min) at start\n`)
 
-  // The capped scan of the 1M-row table, on a fresh server so its peak RSS is this scenario's.
-  const fresh = await startStdio(config)
-  const scanMs: number[] = []
-  let scan: { structuredContent?: { row_count?: number; truncated?: boolean } } = {}
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now()
-    scan = (await fresh.client.callTool({ name: 'query', arguments: { sql: `SELECT * FROM ${BENCH_SCHEMA}.items` } })) as typeof scan
-    scanMs.push(performance.now() - t0)
+  if (runs('scan')) {
+    // The capped scan of the 1M-row table, on a fresh server so its peak RSS is this scenario's.
+    const fresh = await startStdio(config)
+    const scanMs: number[] = []
+    let scan: { structuredContent?: { row_count?: number; truncated?: boolean } } = {}
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now()
+      scan = (await fresh.client.callTool({ name: 'query', arguments: { sql: `SELECT * FROM ${BENCH_SCHEMA}.items` } })) as typeof scan
+      scanMs.push(performance.now() - t0)
+    }
+    log(`SELECT * FROM the 1M-row table over stdio: ${scan.structuredContent?.row_count} rows, truncated=${scan.structuredContent?.truncated}, p50 ${fmt(percentile(scanMs, 50), 1)} ms (target < 100 ms)`)
+    log(`  server peak RSS (fresh server, 5 capped scans): ${fmt(peakRssMiB(fresh.pid), 1)} MiB (target < 150 MiB)`)
+    await fresh.close()
   }
-  log(`SELECT * FROM the 1M-row table over stdio: ${scan.structuredContent?.row_count} rows, truncated=${scan.structuredContent?.truncated}, p50 ${fmt(percentile(scanMs, 50), 1)} ms (target < 100 ms)`)
-  log(`  server peak RSS (fresh server, 5 capped scans): ${fmt(peakRssMiB(fresh.pid), 1)} MiB (target < 150 MiB)`)
-  await fresh.close()
 
-  // stdio
-  const stdio = await startStdio(config)
-  const viaStdio: Caller = async (id) => {
-    const r = (await stdio.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
-    if (r.isError) throw new Error('query failed')
+  if (runs('stdio')) {
+    const stdio = await startStdio(config)
+    const viaStdio: Caller = async (id) => {
+      const r = (await stdio.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+      if (r.isError) throw new Error('query failed')
+    }
+    await warm([baseline, viaStdio], nextId)
+    const c1 = await latencyInterleaved(baseline, viaStdio, nextId, quick ? 3 : 10, 300)
+    log(`point lookup by primary key, stdio, concurrency 1 (${c1.n} calls each):`)
+    log(`  baseline p50 ${fmt(c1.base50 * 1000, 0)} µs  p99 ${fmt(c1.base99 * 1000, 0)} µs`)
+    log(`  sqlwarden p50 ${fmt(c1.sw50 * 1000, 0)} µs  p99 ${fmt(c1.sw99 * 1000, 0)} µs`)
+    log(`  ratio p50 ${fmt(c1.sw50 / c1.base50)}×   p99 ${fmt(c1.sw99 / c1.base99)}×   (target p50 ≤ 2.0×)`)
+    const t32 = await throughputInterleaved(baseline, viaStdio, nextId, 32, quick ? 2 : 4, quick ? 2000 : 3000, stdio.pid)
+    log(`point lookup, stdio, 32 in flight:`)
+    log(`  baseline ${fmt(t32.baseRate, 0)} calls/s, sqlwarden ${fmt(t32.swRate, 0)} calls/s, ratio ${fmt(t32.swRate / t32.baseRate)}×   (target ≥ 0.5×)`)
+    log(`  sqlwarden p50 ${fmt(t32.sw50, 2)} ms  p99 ${fmt(t32.sw99, 2)} ms; server CPU per call ${fmt(t32.cpuPerCall, 3)} ms (${fmt(t32.cpuSystemPerCall, 3)} in the kernel)   (target ≤ 0.30 ms)`)
+    log(`  other CPU per call, baseline / sqlwarden: ${t32.side}`)
+    log(`  server peak RSS after the stdio load: ${fmt(peakRssMiB(stdio.pid), 1)} MiB`)
+
+    await stdio.close()
   }
-  await warm([baseline, viaStdio], nextId)
-  const c1 = await latencyInterleaved(baseline, viaStdio, nextId, quick ? 3 : 10, 300)
-  log(`point lookup by primary key, stdio, concurrency 1 (${c1.n} calls each):`)
-  log(`  baseline p50 ${fmt(c1.base50 * 1000, 0)} µs  p99 ${fmt(c1.base99 * 1000, 0)} µs`)
-  log(`  sqlwarden p50 ${fmt(c1.sw50 * 1000, 0)} µs  p99 ${fmt(c1.sw99 * 1000, 0)} µs`)
-  log(`  ratio p50 ${fmt(c1.sw50 / c1.base50)}×   p99 ${fmt(c1.sw99 / c1.base99)}×   (target p50 ≤ 2.0×)`)
-  const t32 = await throughputInterleaved(baseline, viaStdio, nextId, 32, quick ? 2 : 4, quick ? 2000 : 3000, stdio.pid)
-  log(`point lookup, stdio, 32 in flight:`)
-  log(`  baseline ${fmt(t32.baseRate, 0)} calls/s, sqlwarden ${fmt(t32.swRate, 0)} calls/s, ratio ${fmt(t32.swRate / t32.baseRate)}×   (target ≥ 0.5×)`)
-  log(`  sqlwarden p50 ${fmt(t32.sw50, 2)} ms  p99 ${fmt(t32.sw99, 2)} ms; server CPU per call ${fmt(t32.cpuPerCall, 3)} ms   (target ≤ 0.30 ms)`)
-  log(`  server peak RSS after the stdio load: ${fmt(peakRssMiB(stdio.pid), 1)} MiB`)
 
-  await stdio.close()
-
-  // HTTP
-  const http = await startHttp(config)
-  const viaHttp: Caller = async (id) => {
-    const r = (await http.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
-    if (r.isError) throw new Error('query failed')
+  if (runs('http')) {
+    const http = await startHttp(config)
+    const viaHttp: Caller = async (id) => {
+      const r = (await http.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+      if (r.isError) throw new Error('query failed')
+    }
+    await warm([viaHttp], nextId)
+    const h32 = await throughputInterleaved(baseline, viaHttp, nextId, 32, quick ? 2 : 3, quick ? 2000 : 3000, http.pid)
+    log(`point lookup, HTTP, 32 in flight:`)
+    log(`  sqlwarden ${fmt(h32.swRate, 0)} calls/s (${fmt(h32.swRate / h32.baseRate)}× baseline), p50 ${fmt(h32.sw50)} ms, p99 ${fmt(h32.sw99)} ms`)
+    log(`  server CPU per call ${fmt(h32.cpuPerCall, 3)} ms (${fmt(h32.cpuSystemPerCall, 3)} in the kernel)   (target ≤ 0.6 ms); peak RSS ${fmt(peakRssMiB(http.pid), 1)} MiB`)
+    log(`  other CPU per call, baseline / sqlwarden: ${h32.side}`)
+    await http.close()
   }
-  await warm([viaHttp], nextId)
-  const h32 = await throughputInterleaved(baseline, viaHttp, nextId, 32, quick ? 2 : 3, quick ? 2000 : 3000, http.pid)
-  log(`point lookup, HTTP, 32 in flight:`)
-  log(`  sqlwarden ${fmt(h32.swRate, 0)} calls/s (${fmt(h32.swRate / h32.baseRate)}× baseline), p50 ${fmt(h32.sw50)} ms, p99 ${fmt(h32.sw99)} ms`)
-  log(`  server CPU per call ${fmt(h32.cpuPerCall, 3)} ms   (target ≤ 0.6 ms); peak RSS ${fmt(peakRssMiB(http.pid), 1)} MiB`)
-  await http.close()
 
-  // cold start
-  const starts: number[] = []
-  for (let i = 0; i < (quick ? 3 : 7); i++) {
-    const t0 = performance.now()
-    const s = await startStdio(config)
-    await s.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [1] } })
-    starts.push(performance.now() - t0)
-    await s.close()
+  if (runs('cold')) {
+    const starts: number[] = []
+    for (let i = 0; i < (quick ? 3 : 7); i++) {
+      const t0 = performance.now()
+      const s = await startStdio(config)
+      await s.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [1] } })
+      starts.push(performance.now() - t0)
+      await s.close()
+    }
+    log(`cold start to first result (spawn, connect, first query), real PostgreSQL: p50 ${fmt(percentile(starts, 50), 0)} ms (target ≤ 400 ms)`)
   }
-  log(`cold start to first result (spawn, connect, first query), real PostgreSQL: p50 ${fmt(percentile(starts, 50), 0)} ms (target ≤ 400 ms)`)
 
-  // analysis
-  await loadPostgresParser()
-  const sql200 =
-    "SELECT c.id, c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region = $1 AND o.created_at >= now() - interval '30 days' GROUP BY c.id, c.name ORDER BY spent DESC LIMIT 20"
-  const limits = { maxSqlLength: 20_000, maxSqlDepth: 100 }
-  for (let i = 0; i < 500; i++) analyzeSql(sql200, limits)
-  const times: number[] = []
-  for (let i = 0; i < (quick ? 2000 : 10_000); i++) {
-    const t0 = performance.now()
-    analyzeSql(sql200, limits)
-    times.push(performance.now() - t0)
+  if (runs('analysis')) {
+    await loadPostgresParser()
+    const sql200 =
+      "SELECT c.id, c.name, sum(o.total) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region = $1 AND o.created_at >= now() - interval '30 days' GROUP BY c.id, c.name ORDER BY spent DESC LIMIT 20"
+    const limits = { maxSqlLength: 20_000, maxSqlDepth: 100 }
+    for (let i = 0; i < 500; i++) analyzeSql(sql200, limits)
+    const times: number[] = []
+    for (let i = 0; i < (quick ? 2000 : 10_000); i++) {
+      const t0 = performance.now()
+      analyzeSql(sql200, limits)
+      times.push(performance.now() - t0)
+    }
+    log(`SQL analysis of a ${sql200.length}-character query: p50 ${fmt(percentile(times, 50) * 1000, 0)} µs, p99 ${fmt(percentile(times, 99) * 1000, 0)} µs (target p50 ≤ 150 µs)`)
   }
-  log(`SQL analysis of a ${sql200.length}-character query: p50 ${fmt(percentile(times, 50) * 1000, 0)} µs, p99 ${fmt(percentile(times, 99) * 1000, 0)} µs (target p50 ≤ 150 µs)`)
 
+  log(`\nload average at the end: ${loadavg().map((l) => fmt(l, 1)).join(' / ')}`)
   await pool.end()
+  await admin?.end()
 }
 
 async function warm(callers: Caller[], nextId: () => number): Promise<void> {
@@ -161,23 +183,62 @@ async function burst(caller: Caller, nextId: () => number, concurrency: number, 
   return { calls, elapsed: performance.now() - started, latencies }
 }
 
+/** CPU of the bench process and of the bench role's PostgreSQL backends, to show where a call's CPU goes. */
+async function sideCpu<T>(work: () => Promise<T>): Promise<{ value: T; benchMs: number; backendsMs: number }> {
+  const bench0 = process.cpuUsage()
+  const backends0 = await backendCpu()
+  const value = await work()
+  const bench = process.cpuUsage(bench0)
+  const backends1 = await backendCpu()
+  // A backend that appeared during the work is counted whole.
+  let backendsMs = 0
+  for (const [pid, ms] of backends1) backendsMs += ms - (backends0.get(pid) ?? 0)
+  return { value, benchMs: (bench.user + bench.system) / 1000, backendsMs }
+}
+
+let admin: pg.Client | null = null
+async function backendCpu(): Promise<Map<number, number>> {
+  if (admin === null) {
+    admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+  }
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usename = $1', [BENCH_ROLE])
+  const out = new Map<number, number>()
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, cpuMs(pid))
+    } catch {
+      // the backend ended meanwhile
+    }
+  }
+  return out
+}
+
 async function throughputInterleaved(base: Caller, sw: Caller, nextId: () => number, concurrency: number, rounds: number, ms: number, pid: number) {
   let baseCalls = 0
   let baseTime = 0
   let swCalls = 0
   let swTime = 0
   let cpu = 0
+  let cpuSystem = 0
+  const side = { baseBench: 0, baseBackends: 0, swBench: 0, swBackends: 0 }
   const lat: number[] = []
   for (let r = 0; r < rounds; r++) {
-    const a = await burst(base, nextId, concurrency, ms)
-    baseCalls += a.calls
-    baseTime += a.elapsed
-    const cpu0 = cpuMs(pid)
-    const s = await burst(sw, nextId, concurrency, ms)
-    cpu += cpuMs(pid) - cpu0
-    swCalls += s.calls
-    swTime += s.elapsed
-    lat.push(...s.latencies)
+    const a = await sideCpu(() => burst(base, nextId, concurrency, ms))
+    baseCalls += a.value.calls
+    baseTime += a.value.elapsed
+    side.baseBench += a.benchMs
+    side.baseBackends += a.backendsMs
+    const cpu0 = cpuSplitMs(pid)
+    const s = await sideCpu(() => burst(sw, nextId, concurrency, ms))
+    const cpu1 = cpuSplitMs(pid)
+    cpu += cpu1.user + cpu1.system - cpu0.user - cpu0.system
+    cpuSystem += cpu1.system - cpu0.system
+    swCalls += s.value.calls
+    swTime += s.value.elapsed
+    side.swBench += s.benchMs
+    side.swBackends += s.backendsMs
+    lat.push(...s.value.latencies)
   }
   return {
     baseRate: (baseCalls * 1000) / baseTime,
@@ -185,11 +246,15 @@ async function throughputInterleaved(base: Caller, sw: Caller, nextId: () => num
     sw50: percentile(lat, 50),
     sw99: percentile(lat, 99),
     cpuPerCall: cpu / swCalls,
+    /** Of which in the kernel (system calls: reads, writes, wake-ups). */
+    cpuSystemPerCall: cpuSystem / swCalls,
+    /** CPU ms per call outside the server: the bench process (baseline's pg client, or the MCP client) and the PostgreSQL backends. */
+    side: `bench process ${fmt(side.baseBench / baseCalls, 3)} / ${fmt(side.swBench / swCalls, 3)} ms, PostgreSQL backends ${fmt(side.baseBackends / baseCalls, 3)} / ${fmt(side.swBackends / swCalls, 3)} ms`,
   }
 }
 
 async function startStdio(config: string) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, '--config', config], stderr: 'ignore' })
+  const transport = new StdioClientTransport({ command: process.execPath, args: [...serverNodeArgs, CLI, '--config', config], stderr: 'ignore' })
   const client = new Client({ name: 'bench', version: '1' })
   await client.connect(transport)
   const pid = (transport as unknown as { pid: number | null }).pid
@@ -198,17 +263,22 @@ async function startStdio(config: string) {
 }
 
 async function startHttp(config: string) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, '--config', config, '--http', '127.0.0.1:0'], {
+  const child: ChildProcess = spawn(process.execPath, [...serverNodeArgs, CLI, '--config', config, '--http', '127.0.0.1:0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env },
   })
   let err = ''
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       err += c.toString()
       const m = /"endpoint":"(http:[^"]+)"/.exec(err)
-      if (m?.[1]) resolve(m[1])
-    })
+      if (m?.[1]) {
+        // Keep draining stderr, but stop collecting it: the bench process must not grow with the server's log.
+        child.stderr?.off('data', onData).resume()
+        resolve(m[1])
+      }
+    }
+    child.stderr?.on('data', onData)
     child.once('exit', () => reject(new Error(err)))
   })
   const client = new Client({ name: 'bench', version: '1' })

@@ -1,7 +1,8 @@
 /**
  * Command-line parsing (pure). The flag names are a contract relied on by users' client configs:
  * sqlwarden [--db URL] [--config FILE] [--http HOST:PORT] [--max-rows N] [--max-bytes N]
- *           [--statement-timeout DURATION] [--allow-unsafe-role]   plus subcommands demo, doctor.
+ *           [--statement-timeout DURATION] [--allow-unsafe-role] [--audit FILE]
+ *           plus subcommands demo, doctor, policy, keys, audit.
  * Unknown flags stop the start (strict parsing).
  */
 import { parseArgs } from 'node:util'
@@ -49,6 +50,7 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
         'max-bytes': { type: 'string' },
         'statement-timeout': { type: 'string' },
         'allow-unsafe-role': { type: 'boolean' },
+        audit: { type: 'string' },
         principal: { type: 'string' },
         as: { type: 'string' },
         tool: { type: 'string' },
@@ -120,6 +122,7 @@ export function parseCliArgs(argv: readonly string[]): CliParse {
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       ...(values['statement-timeout'] !== undefined ? { statementTimeout: values['statement-timeout'] } : {}),
       ...(values['allow-unsafe-role'] ? { allowUnsafeRole: true } : {}),
+      ...(values.audit !== undefined ? { audit: values.audit } : {}),
     },
   }
 }
@@ -144,6 +147,8 @@ Commands:
                        the decision for a call, with its reason, without running it
   keys new --principal NAME --role ROLE [--role ROLE…]
                        print a new HTTP API key once, and the config entry (hash only) to paste
+  audit verify|search|stats [FILE|DIR|postgres://…]
+                       check the audit chain, find calls, summarise them (sqlwarden audit --help)
 
 Options:
   --db URL                     PostgreSQL URL (or DATABASE_URL); default: the embedded demo database
@@ -153,6 +158,7 @@ Options:
   --max-bytes N                bytes of row data per call (default 524288)
   --statement-timeout DURATION server-side statement timeout (default 30s)
   --allow-unsafe-role          run even as a superuser or BYPASSRLS role (not recommended)
+  --audit FILE                 write the audit trail to FILE (JSONL, hash-chained)
   -h, --help                   show this help
   -v, --version                print the version
 `

@@ -11,6 +11,16 @@ import { startSqlwarden } from '../server/start-sqlwarden.js'
 import { parseCliArgs, USAGE } from './cli-args.js'
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The reviewer's commands have their own flags and never serve: parsed apart.
+  if (argv[0] === 'audit') {
+    const { parseAuditArgs } = await import('./audit-args.js')
+    const audit = parseAuditArgs(argv.slice(1))
+    if (!audit.ok) {
+      process.stderr.write(`sqlwarden: ${audit.message.startsWith('Usage') ? '' : 'ERR_CONFIG_INVALID: '}${audit.message}\n`)
+      return 2
+    }
+    return (await import('./audit-command.js')).runAudit(audit.args)
+  }
   const args = parseCliArgs(argv)
   if (!args.ok) {
     process.stderr.write(`sqlwarden: ERR_CONFIG_INVALID: ${args.message}\n\n${USAGE}`)

@@ -33,7 +33,8 @@ export async function runPolicyCheck(file: string, overrides: CliOverrides, out:
     ].filter(Boolean)
     out.write(
       `  role ${r.role} on source ${r.source === '*' ? 'every source' : r.source}: tools ${r.tools.join(', ')}; ` +
-        `runs as ${r.dbRole ?? 'the connected role'}${limits.length ? `; ${limits.join(', ')}` : ''}\n`,
+        `runs as ${r.dbRole ?? 'the connected role'}${limits.length ? `; ${limits.join(', ')}` : ''}; ` +
+        `access ${r.writeClasses.size === 0 ? 'read' : `write (${[...r.writeClasses].join(', ')}; each write confirmed by the user)`}\n`,
     )
     for (const line of describeRules(r.rules)) out.write(`    ${line}\n`)
   }

@@ -179,6 +179,64 @@ export const policyRefSchema = z.unknown().transform((value, ctx): string | Poli
   return z.NEVER
 })
 
+/** Redaction patterns for recorded SQL and parameters: regular expressions that must compile. */
+const redactPattern = z.string().min(1).refine((source) => {
+  try {
+    new RegExp(source, 'gu')
+    return true
+  } catch {
+    return false
+  }
+}, 'expected a valid regular expression')
+
+/** Default redactions: credentials that tend to end up in SQL text or parameters. */
+export const DEFAULT_AUDIT_REDACTIONS: readonly string[] = [
+  "(?<=password\\s*[=:]\\s*['\"]?)[^'\"\\s]+",
+  '\\bAKIA[0-9A-Z]{16}\\b',
+  '\\b(?:sk|pk|rk|swk)_[A-Za-z0-9_-]{16,}\\b',
+  '\\beyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\b',
+  '\\b(?:\\d[ -]?){13,19}\\b',
+]
+
+/**
+ * The audit trail (docs/audit-logging.md). Absent: on for the embedded demo (a file in the cache
+ * directory), off otherwise, with a notice. `--audit FILE` sets `file`.
+ */
+export const auditSchema = z
+  .object({
+    sink: z.enum(['file', 'postgres', 'stderr', 'off']).default('file'),
+    /** JSONL file for the file sink; rotated files sit next to it. */
+    file: z.string().min(1).optional(),
+    /** `write`: survives a process crash. `fsync`: survives an OS crash (group commit). */
+    durability: z.enum(['write', 'fsync']).default('write'),
+    rotate: z
+      .object({ maxBytes: z.number().int().min(4096).optional(), maxAge: duration.optional() })
+      .strict()
+      .default({}),
+    /** HMAC-SHA-256 key (at least 32 characters; use `${VAR}`): the chain becomes a keyed MAC. */
+    hmacKey: z.string().min(32, 'at least 32 characters').optional(),
+    /** Record the raw SQL text (redacted) and the parameter values (redacted). Off by default. */
+    recordSql: z.boolean().default(false),
+    recordParams: z.boolean().default(false),
+    redact: z.array(redactPattern).default([...DEFAULT_AUDIT_REDACTIONS]),
+    /** A write slower than this fails its calls with ERR_AUDIT_UNAVAILABLE. */
+    appendTimeoutMs: duration.default(5_000),
+    /** The PostgreSQL sink: an append-only table shared by replicas, one chain per replica. */
+    postgres: z
+      .object({
+        url: z.string().min(1),
+        table: identifier.default('sqlwarden_audit'),
+        /** This writer's chain name; default: host name and pid. */
+        replica: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.sink === 'postgres' && a.postgres === undefined) ctx.addIssue({ code: 'custom', message: 'sink postgres needs audit.postgres.url', path: ['postgres'] })
+  })
+
 export const configSchema = z
   .object({
     /** Named sources. The CLI's --db becomes a source named `default`. */
@@ -193,6 +251,8 @@ export const configSchema = z
      * Absent: every read tool for every caller.
      */
     policy: policyRefSchema.optional(),
+    /** The audit trail; see auditSchema. */
+    audit: auditSchema.optional(),
     /** Who is calling: the stdio principal and HTTP API keys. */
     auth: authSchema.default({ stdio: { principal: 'local', roles: ['default'] }, apiKeys: [] }),
     log: z
@@ -210,4 +270,5 @@ export type EmbeddedSourceConfig = z.output<typeof embeddedSourceSchema>
 export type LimitsConfig = z.output<typeof limitsSchema>
 export type HttpConfig = z.output<typeof httpSchema>
 export type AuthConfig = z.output<typeof authSchema>
+export type AuditConfig = z.output<typeof auditSchema>
 export type OAuthConfig = z.output<typeof oauthSchema>

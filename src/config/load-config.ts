@@ -19,6 +19,8 @@ export interface CliOverrides {
   readonly maxBytes?: number
   readonly statementTimeout?: string
   readonly allowUnsafeRole?: boolean
+  /** `--audit FILE`: the JSONL audit file (keeps the config's other audit settings). */
+  readonly audit?: string
 }
 
 export type LoadConfigResult = { ok: true; config: Config } | { ok: false; message: string }
@@ -106,6 +108,10 @@ function mergeCli(fromFile: Record<string, unknown>, cli: CliOverrides, env: Rea
   if (cli.maxBytes !== undefined) limits.maxBytes = cli.maxBytes
   if (cli.statementTimeout !== undefined) limits.statementTimeoutMs = cli.statementTimeout
   merged.limits = limits
+  if (cli.audit !== undefined) {
+    const audit = (fromFile.audit as Record<string, unknown> | undefined) ?? {}
+    merged.audit = { ...audit, sink: 'file', file: cli.audit }
+  }
   if (cli.http !== undefined) {
     merged.http = { ...((fromFile.http as Record<string, unknown> | undefined) ?? {}), listen: cli.http }
   }

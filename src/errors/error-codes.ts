@@ -30,6 +30,7 @@ const catalog = {
   ERR_HTTP_ORIGIN_NOT_ALLOWED: { message: 'Origin is not allowed', retryable: false, surface: 'http' },
   ERR_HTTP_BODY_TOO_LARGE: { message: 'Request body is too large', retryable: false, surface: 'http' },
   ERR_HTTP_NOT_FOUND: { message: 'Not found', retryable: false, surface: 'http' },
+  ERR_HTTP_MALFORMED: { message: 'The request is not valid JSON-RPC', retryable: false, surface: 'http' },
 
   ERR_TOOL_UNKNOWN: { message: 'Unknown tool', retryable: false, surface: 'tool' },
   ERR_TOOL_INVALID_ARGUMENTS: {
@@ -75,6 +76,31 @@ const catalog = {
     surface: 'tool',
   },
 
+  ERR_SQL_NOT_DML: {
+    message: 'Only one INSERT, UPDATE or DELETE statement is accepted (no MERGE, DDL, COPY or utility statements)',
+    retryable: false,
+    surface: 'tool',
+  },
+
+  ERR_WRITE_SOURCE_READ_ONLY: { message: 'This source does not accept writes', retryable: false, surface: 'tool' },
+  ERR_WRITE_CONFIRMATION_UNAVAILABLE: {
+    message: 'A write needs the user to confirm it, and this client cannot ask',
+    retryable: false,
+    surface: 'tool',
+  },
+  ERR_WRITE_CONFIRMATION_REQUIRED: {
+    message: 'The write is waiting for the user to confirm it',
+    retryable: true,
+    surface: 'tool',
+  },
+  ERR_WRITE_DECLINED: { message: 'The user did not confirm the write', retryable: false, surface: 'tool' },
+  ERR_WRITE_CONFIRMATION_TIMEOUT: { message: 'The write was not confirmed in time', retryable: true, surface: 'tool' },
+  ERR_WRITE_CONFIRMATION_INVALID: {
+    message: 'The confirmation does not match this call',
+    retryable: false,
+    surface: 'tool',
+  },
+
   ERR_SOURCE_UNKNOWN: { message: 'Unknown source', retryable: false, surface: 'tool' },
   ERR_SOURCE_UNAVAILABLE: { message: 'The database is unavailable', retryable: true, surface: 'tool' },
 
@@ -111,6 +137,11 @@ const catalog = {
     surface: 'tool',
   },
 
+  ERR_AUDIT_UNAVAILABLE: {
+    message: 'The audit trail cannot record this call, so it is not served',
+    retryable: true,
+    surface: 'tool',
+  },
   ERR_INTERNAL: { message: 'Internal error', retryable: false, surface: 'tool' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -65,6 +65,7 @@ export async function guardRole(
       dialect: driver.dialect,
       read: gate(driver.read.bind(driver)),
       explain: gate(driver.explain.bind(driver)),
+      write: gate(driver.write.bind(driver)),
       listSchemas: gate(driver.listSchemas.bind(driver)),
       listTables: gate(driver.listTables.bind(driver)),
       describeTable: gate(driver.describeTable.bind(driver)),

@@ -11,6 +11,7 @@
  * Results; an exception escaping a stage is a bug and becomes ERR_INTERNAL (fail closed), with the
  * cause logged to stderr only.
  */
+import type { AuditRuntime } from '../audit/open-audit.js'
 import type { LimitsConfig } from '../config/config-schema.js'
 import type { CallLimits } from '../exec/drivers/driver.js'
 import type { Logger } from '../log/logger.js'
@@ -22,10 +23,11 @@ import { createHash } from 'node:crypto'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
 import { findTool } from '../server/tools/tool-registry.js'
-import { analyzeSql } from '../sql/analyze-sql.js'
+import { analyzeSql, analyzeWriteSql } from '../sql/analyze-sql.js'
+import { checkWriteClasses, checkWriteTarget } from '../policy/write-policy.js'
 import type { QueryAnalysis } from '../sql/query-analysis.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
-import type { Principal, RequestContext } from './request-context.js'
+import type { ConfirmationVerdict, Principal, RequestContext, WriteConfirmationRequest } from './request-context.js'
 import { relationDeps } from './relation-deps.js'
 import type { SourceHandle, SourceRegistry } from './source-handle.js'
 
@@ -37,6 +39,8 @@ export interface PipelineDeps {
   readonly analysisCache: AnalysisCache
   /** Phase A authorization and per-role limits and database role. */
   readonly policy: CompiledPolicy
+  /** The audit trail; absent or null when audit is off. Written by the server layer (write-ahead). */
+  readonly audit?: AuditRuntime | null
 }
 
 export interface ToolCall {
@@ -45,23 +49,48 @@ export interface ToolCall {
   readonly ctx: RequestContext
 }
 
+/**
+ * What the stages learned about a call, however far it got: the audit record is built from this
+ * (source, the caller's statement as analysed, its parameter count), never from raw input.
+ */
+export interface CallTrace {
+  source: string | null
+  /** The caller's statement as analysed (before any phase B projection). */
+  analysis: QueryAnalysis | null
+  paramCount: number | null
+}
+
 export interface CallSuccess {
   readonly ok: true
   readonly tool: AnyToolDefinition
   readonly output: unknown
+  /** Always set by runToolCall. */
+  readonly trace?: CallTrace
 }
 
-export type CallOutcome = CallSuccess | (Fail & { readonly tool: AnyToolDefinition | null })
+export type CallOutcome =
+  | CallSuccess
+  | (Fail & {
+      readonly tool: AnyToolDefinition | null
+      readonly trace?: CallTrace
+      /**
+       * A write waiting for the user's confirmation (2026-07-28): the transport answers this round
+       * with this input-required result. The outcome is a refusal (ERR_WRITE_CONFIRMATION_REQUIRED)
+       * for anything that does not know this field, so it fails closed.
+       */
+      readonly inputRequired?: unknown
+    })
 
 export async function runToolCall(deps: PipelineDeps, call: ToolCall): Promise<CallOutcome> {
+  const trace: CallTrace = { source: null, analysis: null, paramCount: null }
   const tool = findTool(call.name)
-  if (tool === undefined) return { ...fail('ERR_TOOL_UNKNOWN'), tool: null }
+  if (tool === undefined) return { ...fail('ERR_TOOL_UNKNOWN'), tool: null, trace }
   try {
-    const result = await runKnownTool(deps, tool, call)
-    return result.ok ? { ok: true, tool, output: result.value } : { ...result, tool }
+    const result = await runKnownTool(deps, tool, call, trace)
+    return result.ok ? { ok: true, tool, output: result.value, trace } : { ...result, tool, trace }
   } catch (error) {
     deps.logger.error({ err: error, requestId: call.ctx.requestId, tool: tool.name }, 'pipeline stage threw')
-    return { ...fail('ERR_INTERNAL', { cause: error }), tool }
+    return { ...fail('ERR_INTERNAL', { cause: error }), tool, trace }
   }
 }
 
@@ -77,11 +106,23 @@ export interface CallDecision {
   readonly rewritten: boolean
 }
 
-async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<unknown>> {
-  const decided = await decide(deps, tool, call)
+async function runKnownTool(
+  deps: PipelineDeps,
+  tool: AnyToolDefinition,
+  call: ToolCall,
+  trace: CallTrace,
+): Promise<Result<unknown> | (Fail & { readonly inputRequired: unknown })> {
+  const decided = await decide(deps, tool, call, trace)
   if (!decided.ok) return decided
   if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
   const { input, source, limits, analysis, grant } = decided.value
+  if (tool.writes === true) {
+    // The last stage before a write: the user confirms exactly this statement (I13).
+    const verdict = await confirmWrite(call.ctx, tool, decided.value, trace)
+    if (verdict.kind === 'input_required') return { ...fail('ERR_WRITE_CONFIRMATION_REQUIRED'), inputRequired: verdict.result }
+    if (verdict.kind === 'refused') return fail(verdict.code, verdict.subject === undefined ? {} : { subject: verdict.subject })
+    if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
+  }
   return tool.run(input, { ctx: call.ctx, source, limits, analysis, grant })
 }
 
@@ -92,21 +133,24 @@ async function runKnownTool(deps: PipelineDeps, tool: AnyToolDefinition, call: T
 export async function explainToolCall(deps: PipelineDeps, call: ToolCall): Promise<Result<CallDecision>> {
   const tool = findTool(call.name)
   if (tool === undefined) return fail('ERR_TOOL_UNKNOWN')
-  return decide(deps, tool, call)
+  return decide(deps, tool, call, { source: null, analysis: null, paramCount: null })
 }
 
-async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall): Promise<Result<CallDecision>> {
+async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall, trace: CallTrace): Promise<Result<CallDecision>> {
   const parsed = tool.inputSchema.safeParse(call.args ?? {})
   if (!parsed.success) return invalidArguments(tool, parsed.error.issues)
   const input: unknown = parsed.data
 
   const sourceName = tool.sourceOf(input) ?? deps.sources.defaultSource
+  trace.source = sourceName
   // Phase A, before any SQL is parsed: principal × source × tool. A source the principal may not
   // use is refused the same way whether or not it exists.
   const grant = deps.policy.authorize(call.ctx.principal, sourceName, tool.name)
   if (!grant.ok) return grant
   const source = deps.sources.get(sourceName)
   if (source === undefined) return fail('ERR_SOURCE_UNKNOWN')
+  // The embedded demo never writes (its worker is read-only by design): refuse before asking anyone.
+  if (tool.writes === true && source.kind === 'embedded') return fail('ERR_WRITE_SOURCE_READ_ONLY')
 
   const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal)
 
@@ -114,7 +158,8 @@ async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCal
   let rewritten = false
   if (tool.sqlOf !== undefined) {
     const carried = tool.sqlOf(input)
-    const analysed = await analyseCarriedSql(deps, source, grant.value, carried.sql, carried.params.length)
+    trace.paramCount = carried.params.length
+    const analysed = await analyseCarriedSql(deps, source, grant.value, carried.sql, carried.params.length, trace, tool.writes === true)
     if (!analysed.ok) return analysed
     analysis = analysed.value.analysis
     rewritten = analysed.value.rewritten
@@ -128,14 +173,20 @@ async function analyseCarriedSql(
   grant: ToolGrant,
   sql: string,
   paramCount: number,
+  trace: CallTrace,
+  writes: boolean,
 ): Promise<Result<{ readonly analysis: QueryAnalysis; readonly rewritten: boolean }>> {
-  let analysis = deps.analysisCache.get(sql)
+  // Reads and writes never share a cache: the same text is a refusal on one path and not the other.
+  const cache = writes ? writeAnalysisCache(deps) : deps.analysisCache
+  const analyze = writes ? analyzeWriteSql : analyzeSql
+  let analysis = cache.get(sql)
   if (analysis === undefined) {
-    const analysed = analyzeSql(sql, deps.limits)
+    const analysed = analyze(sql, deps.limits)
     if (!analysed.ok) return analysed
     analysis = analysed.value
-    deps.analysisCache.set(sql, analysis)
+    cache.set(sql, analysis)
   }
+  trace.analysis = analysis
   // The engine would also refuse a mismatch, but with driver text; refuse it here with a stable code.
   if (analysis.maxParamIndex !== paramCount) {
     return fail('ERR_SQL_PARAMS_MISMATCH', { data: { expected: analysis.maxParamIndex, given: paramCount } })
@@ -148,14 +199,24 @@ async function analyseCarriedSql(
     searchPath: source.searchPath,
     onlyUserFunctions: grant.relations === null ? null : grant.functions,
   }
+  // Writes: the classes the statement needs must be granted, before any catalog lookup.
+  if (writes) {
+    const classes = checkWriteClasses(analysis, grant.writeClasses)
+    if (!classes.ok) return classes
+  }
   const functions = await checkFunctions(analysis, functionDeps)
   if (!functions.ok) return functions
 
   // Phase B on relations: may this call read what the statement names, and through which columns?
   const plan = await checkRelations(analysis, grant.relations, grant.functions, relationDeps(source))
   if (!plan.ok) return plan
+  // Phase B on what a write writes: its target (write-policy.ts). What it reads was checked above.
+  if (writes) {
+    const target = await checkWriteTarget(analysis, grant.relations, relationDeps(source))
+    if (!target.ok) return target
+  }
   if (plan.value.wraps.length === 0 || grant.relations === null) return ok({ analysis, rewritten: false })
-  const rewritten = rewriteFor(deps, grant.relations.key, plan.value, analysis)
+  const rewritten = rewriteFor(deps, grant.relations.key, plan.value, analysis, writes)
   if (!rewritten.ok) return rewritten
   // The projections call only pg_catalog built-ins; check them like any other statement's.
   const again = await checkFunctions(rewritten.value, functionDeps)
@@ -163,18 +224,73 @@ async function analyseCarriedSql(
 }
 
 const rewriteCaches = new WeakMap<PipelineDeps, AnalysisCache>()
+const writeAnalysisCaches = new WeakMap<PipelineDeps, AnalysisCache>()
+
+/** Accepted write analyses (the `execute` tool), apart from the read path's cache. */
+function writeAnalysisCache(deps: PipelineDeps): AnalysisCache {
+  let cache = writeAnalysisCaches.get(deps)
+  if (cache === undefined) writeAnalysisCaches.set(deps, (cache = new AnalysisCache(200)))
+  return cache
+}
 
 /** Rewritten statements by rules, plan and text: the rewrite parses twice, a hit parses never. */
-function rewriteFor(deps: PipelineDeps, rulesKey: string, plan: RelationPlan, analysis: QueryAnalysis): Result<QueryAnalysis> {
+function rewriteFor(
+  deps: PipelineDeps,
+  rulesKey: string,
+  plan: RelationPlan,
+  analysis: QueryAnalysis,
+  writes: boolean,
+): Result<QueryAnalysis> {
   let cache = rewriteCaches.get(deps)
   if (cache === undefined) rewriteCaches.set(deps, (cache = new AnalysisCache(1_000, 16_384)))
   const planKey = createHash('sha256').update(JSON.stringify(plan.wraps)).digest('base64url')
-  const key = `${rulesKey}\u0000${planKey}\u0000${analysis.statementText}`
+  const key = `${writes ? 'write' : 'read'}\u0000${rulesKey}\u0000${planKey}\u0000${analysis.statementText}`
   const hit = cache.get(key)
   if (hit !== undefined) return ok(hit)
-  const rewritten = rewriteRelations(analysis.statementText, plan, deps.limits)
+  const rewritten = rewriteRelations(analysis.statementText, plan, deps.limits, writes ? analyzeWriteSql : analyzeSql)
   if (rewritten.ok) cache.set(key, rewritten.value)
   return rewritten
+}
+
+/**
+ * The confirmation stage of a write, after every other stage allowed it. The binding covers what a
+ * confirmation must not be transferable across; the confirmer (src/server/write-confirmation.ts)
+ * carries it through a 2026-07-28 round trip and checks it again on the retry, which has run every
+ * stage again. No confirmer (a transport that cannot ask): refused, never run.
+ */
+async function confirmWrite(ctx: RequestContext, tool: AnyToolDefinition, decision: CallDecision, trace: CallTrace): Promise<ConfirmationVerdict> {
+  const analysis = decision.analysis
+  const write = analysis?.write
+  if (analysis === null || write === undefined) return { kind: 'refused', code: 'ERR_INTERNAL', subject: 'write_without_analysis' }
+  const confirmer = ctx.confirmer
+  if (confirmer === undefined) return { kind: 'refused', code: 'ERR_WRITE_CONFIRMATION_UNAVAILABLE' }
+  const callerStatement = trace.analysis?.statementText ?? analysis.statementText
+  const params = tool.sqlOf?.(decision.input).params ?? []
+  const binding = createHash('sha256')
+    .update(
+      JSON.stringify([
+        'sqlwarden-write-confirmation-v1',
+        ctx.principal.id,
+        decision.source.name,
+        tool.name,
+        decision.limits.identity?.dbRole ?? null,
+        callerStatement,
+        analysis.statementText,
+        params,
+      ]),
+    )
+    .digest('hex')
+  const request: WriteConfirmationRequest = {
+    principal: ctx.principal.id,
+    source: decision.source.name,
+    statementClass: analysis.statementClass,
+    classes: write.classes,
+    target: write.target.schema === null ? write.target.name : `${write.target.schema}.${write.target.name}`,
+    statementText: callerStatement,
+    params,
+    binding,
+  }
+  return confirmer.confirm(request)
 }
 
 /**

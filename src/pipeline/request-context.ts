@@ -3,6 +3,7 @@
  * Immutable; nothing else carries identity (DESIGN §2 step 3).
  */
 import { randomUUID } from 'node:crypto'
+import type { ErrorCode } from '../errors/error-codes.js'
 
 export interface Principal {
   readonly id: string
@@ -19,6 +20,36 @@ export interface ClientInfo {
   readonly version: string
 }
 
+/**
+ * What the user is asked to confirm before a write runs, and what the answer is bound to. Built by
+ * the pipeline after every other stage allowed the call; `binding` is a SHA-256 over everything a
+ * confirmation must not be transferable across (principal, source, tool, database role, the
+ * caller's statement, the statement that will run, the typed parameters).
+ */
+export interface WriteConfirmationRequest {
+  readonly principal: string
+  readonly source: string
+  readonly statementClass: string
+  readonly classes: readonly string[]
+  /** The target as the statement names it. */
+  readonly target: string
+  /** The caller's statement, as analysed (before any column projection). */
+  readonly statementText: string
+  readonly params: readonly (string | number | boolean | null)[]
+  readonly binding: string
+}
+
+export type ConfirmationVerdict =
+  | { readonly kind: 'confirmed' }
+  | { readonly kind: 'refused'; readonly code: ErrorCode; readonly subject?: string }
+  /** The transport must answer this round with `result` (a 2026-07-28 input-required result). */
+  | { readonly kind: 'input_required'; readonly result: unknown }
+
+/** Asks the human through the client (src/server/write-confirmation.ts). Never throws. */
+export interface WriteConfirmer {
+  confirm(request: WriteConfirmationRequest): Promise<ConfirmationVerdict>
+}
+
 export interface RequestContext {
   readonly requestId: string
   readonly principal: Principal
@@ -26,6 +57,10 @@ export interface RequestContext {
   readonly client: ClientInfo | null
   readonly signal: AbortSignal
   readonly startedAt: number
+  /** How this call can ask the user to confirm a write; absent: it cannot, and a write is refused. */
+  readonly confirmer?: WriteConfirmer
+  /** W3C trace id from the call's `traceparent` (in `_meta` or the HTTP header), for audit records. */
+  readonly traceId?: string | null
 }
 
 /** A frozen principal: nothing downstream can change who a call is for. */
@@ -45,6 +80,8 @@ export function createRequestContext(input: {
   transport: 'stdio' | 'http'
   client?: ClientInfo | null
   signal?: AbortSignal
+  traceparent?: unknown
+  confirmer?: WriteConfirmer
 }): RequestContext {
   return Object.freeze({
     requestId: randomUUID(),
@@ -53,5 +90,14 @@ export function createRequestContext(input: {
     client: input.client ?? null,
     signal: input.signal ?? new AbortController().signal,
     startedAt: performance.now(),
+    ...(input.confirmer === undefined ? {} : { confirmer: input.confirmer }),
+    traceId: traceIdOf(input.traceparent),
   })
+}
+
+/** The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), or null. */
+export function traceIdOf(traceparent: unknown): string | null {
+  if (typeof traceparent !== 'string') return null
+  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent.trim())
+  return match?.[1] !== undefined && !/^0+$/.test(match[1]) ? match[1] : null
 }

@@ -5,7 +5,7 @@
  */
 import type { Principal } from '../pipeline/request-context.js'
 import { fail, ok, type Result } from '../util/result.js'
-import { POLICY_TOOLS, type PolicyDocument, type SourceGrant } from './policy-schema.js'
+import { POLICY_TOOLS, POLICY_WRITE_CLASSES, type PolicyDocument, type SourceGrant } from './policy-schema.js'
 import { compileRelationRules, type RelationRules } from './relation-rules.js'
 
 export interface ToolGrant {
@@ -19,7 +19,14 @@ export interface ToolGrant {
    * the source's allowFunctions, and under phase B rules they are the only user functions allowed.
    */
   readonly functions: ReadonlySet<string>
+  /**
+   * Write classes the call may use: for `execute`, the classes every granting role allows (the
+   * intersection, never empty); for every other tool, none.
+   */
+  readonly writeClasses: ReadonlySet<WriteClass>
 }
+
+export type WriteClass = (typeof POLICY_WRITE_CLASSES)[number]
 
 export interface CompiledPolicy {
   /** Phase A. Refusals never say whether the source exists. */
@@ -40,12 +47,22 @@ export interface PolicyReach extends ToolGrant {
   readonly tools: readonly string[]
 }
 
-const ALLOW_ALL: ToolGrant = Object.freeze({ dbRole: null, maxRows: null, statementTimeoutMs: null, relations: null, functions: new Set<string>() })
+const NO_WRITES: ReadonlySet<WriteClass> = new Set<WriteClass>()
 
+const ALLOW_ALL: ToolGrant = Object.freeze({
+  dbRole: null,
+  maxRows: null,
+  statementTimeoutMs: null,
+  relations: null,
+  functions: new Set<string>(),
+  writeClasses: NO_WRITES,
+})
+
+/** No policy: every read tool for every caller. Writes stay off: `execute` needs a policy grant. */
 export function allowAllPolicy(): CompiledPolicy {
   const all = new Set<string>(POLICY_TOOLS)
   return Object.freeze({
-    authorize: () => ok(ALLOW_ALL),
+    authorize: (_p: Principal, _source: string, tool: string) => (all.has(tool) ? ok(ALLOW_ALL) : fail('ERR_POLICY_DENIED')),
     visibleTools: () => all,
     dbRoles: () => [],
     describe: () => [],
@@ -58,6 +75,21 @@ interface Grant {
   readonly dbRole: string | null
   readonly maxRows: number | null
   readonly statementTimeoutMs: number | null
+  readonly writeClasses: ReadonlySet<WriteClass>
+}
+
+/** The grant's write classes; `read` (or no `access`) is none. */
+function writeClassesOf(g: SourceGrant): ReadonlySet<WriteClass> {
+  return g.access === undefined || g.access === 'read' ? NO_WRITES : new Set(g.access.write)
+}
+
+/**
+ * A grant's tools: as listed, or every read tool plus (only with write access) `execute`. The write
+ * tool is never granted without write access, whatever `tools` says (the schema refuses that too).
+ */
+function toolsOf(g: SourceGrant, writes: ReadonlySet<WriteClass>): ReadonlySet<string> {
+  const listed: readonly string[] = g.tools ?? [...POLICY_TOOLS, 'execute']
+  return new Set(listed.filter((t) => t !== 'execute' || writes.size > 0))
 }
 
 export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
@@ -66,14 +98,16 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
   for (const [role, spec] of Object.entries(doc.roles)) {
     const bySource = new Map<string, Grant>()
     for (const [source, g] of Object.entries(spec.sources)) {
+      const writeClasses = writeClassesOf(g)
       bySource.set(
         source,
         Object.freeze({
           spec: g,
-          tools: new Set<string>(g.tools ?? POLICY_TOOLS),
+          tools: toolsOf(g, writeClasses),
           dbRole: g.dbRole ?? null,
           maxRows: g.limits?.maxRows ?? null,
           statementTimeoutMs: g.limits?.statementTimeoutMs ?? null,
+          writeClasses,
         }),
       )
     }
@@ -111,7 +145,14 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
         const set = values.filter((v): v is number => v !== null)
         return set.length === 0 ? null : Math.min(...set)
       }
+      // Writes: the classes every granting role allows (stricter, never looser, D16/D18).
+      let writeClasses: ReadonlySet<WriteClass> = NO_WRITES
+      if (tool === 'execute') {
+        writeClasses = new Set(POLICY_WRITE_CLASSES.filter((c) => grants.every((g) => g.writeClasses.has(c))))
+        if (writeClasses.size === 0) return fail('ERR_POLICY_DENIED', { subject: 'no_common_write_class' })
+      }
       return ok({
+        writeClasses,
         dbRole: grants[0]?.dbRole ?? null,
         maxRows: strictest(grants.map((g) => g.maxRows)),
         statementTimeoutMs: strictest(grants.map((g) => g.statementTimeoutMs)),
@@ -132,6 +173,7 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
           statementTimeoutMs: g.statementTimeoutMs,
           relations: compileRelationRules([g.spec]),
           functions: new Set(g.spec.functions ?? []),
+          writeClasses: g.writeClasses,
           rules: g.spec,
           role,
           source,

@@ -17,11 +17,20 @@
  *           columns: { public.customers: { deny: [phone] } }
  *           masks: { public.customers: { email: hash } }   # redact | hash | { partial: { keepLast: 4 } }
  *           functions: [public.fx_rate]                     # user functions this role may call
+ *           access: { write: [insert, update] }             # default `read`; see docs/policy.md "Writes"
  */
 import { z } from 'zod'
 import { parseDuration } from '../config/duration.js'
 
+/** The read tools: what a grant without `tools` gets. */
 export const POLICY_TOOLS = ['query', 'list_schemas', 'list_tables', 'describe_table', 'explain'] as const
+/** Tools that write: never in a default tool set; granted only with `access: { write: [...] }`. */
+export const WRITE_TOOLS = ['execute'] as const
+/**
+ * The write classes a grant can name. DDL (CREATE, ALTER, DROP, TRUNCATE, GRANT…), MERGE, COPY and
+ * utility statements are not write classes: no policy can allow them (analysis refuses them).
+ */
+export const POLICY_WRITE_CLASSES = ['insert', 'update', 'delete'] as const
 
 const name = z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'expected 1-128 of A-Z a-z 0-9 _ . @ -')
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'expected a plain SQL identifier')
@@ -58,9 +67,24 @@ export const maskSchema = z.union([
     .strict(),
 ])
 
+/** `read` (the default), or `{ write: [insert, update, delete] }`: a non-empty set of write classes. */
+const accessSchema = z.union([
+  z.literal('read'),
+  z
+    .object({
+      write: z
+        .array(z.enum(POLICY_WRITE_CLASSES))
+        .min(1)
+        .refine((classes) => new Set(classes).size === classes.length, 'each write class at most once'),
+    })
+    .strict(),
+])
+
 export const sourceGrantSchema = z
   .object({
-    tools: z.array(z.enum(POLICY_TOOLS)).min(1).optional(),
+    tools: z.array(z.enum([...POLICY_TOOLS, ...WRITE_TOOLS])).min(1).optional(),
+    /** Writes are off unless granted here (docs/policy.md "Writes"). */
+    access: accessSchema.optional(),
     /** Phase B. Any of these four makes the grant restricted: see docs/policy.md. */
     schemas: allowDeny(identifier).optional(),
     tables: allowDeny(qualifiedName).optional(),
@@ -75,6 +99,11 @@ export const sourceGrantSchema = z
       .optional(),
   })
   .strict()
+  // `execute` is the write tool: listing it without write access is a mistake, not a no-op.
+  .refine((g) => !(g.tools?.includes('execute') === true && (g.access === undefined || g.access === 'read')), {
+    message: 'tools lists execute, but access is read: grant access: { write: [insert, update, delete] } (a subset)',
+    path: ['tools'],
+  })
 
 export const policySchema = z
   .object({

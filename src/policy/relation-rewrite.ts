@@ -45,10 +45,19 @@ function unsupported(): Fail {
   return fail('ERR_POLICY_DENIED', { subject: 'unsupported_relation_syntax' })
 }
 
-/** `statementText` read through the plan's projections, parsed and walked again. */
-export function rewriteRelations(statementText: string, plan: RelationPlan, limits: SqlLimits): Result<QueryAnalysis> {
+/**
+ * `statementText` read through the plan's projections, parsed and walked again. `analyze` is the
+ * entry point the statement was accepted by (analyzeSql for reads, analyzeWriteSql for the
+ * `execute` tool): the rewritten text must pass the same one.
+ */
+export function rewriteRelations(
+  statementText: string,
+  plan: RelationPlan,
+  limits: SqlLimits,
+  analyze: (text: string, limits: SqlLimits) => Result<QueryAnalysis> = analyzeSql,
+): Result<QueryAnalysis> {
   // Offsets must be relative to this very text: analyse it as it stands.
-  const analysed = analyzeSql(statementText, limits)
+  const analysed = analyze(statementText, limits)
   if (!analysed.ok) return analysed
   const scanned = scanPostgres(statementText)
   if (!scanned.ok) return scanned
@@ -89,7 +98,7 @@ export function rewriteRelations(statementText: string, plan: RelationPlan, limi
   parts.push(source.subarray(cursor))
   const rewritten = Buffer.concat(parts).toString('utf8')
 
-  const final = analyzeSql(rewritten, { ...limits, maxSqlLength: Math.max(limits.maxSqlLength, rewritten.length) })
+  const final = analyze(rewritten, { ...limits, maxSqlLength: Math.max(limits.maxSqlLength, rewritten.length) })
   if (!final.ok) return unsupported()
   return verify(analysed.value, final.value, plan, expectedInner) ? ok(final.value) : unsupported()
 }
@@ -99,6 +108,14 @@ export function rewriteRelations(statementText: string, plan: RelationPlan, limi
  * ruled relation's sites are now exactly the projections' inner names.
  */
 function verify(original: QueryAnalysis, final: QueryAnalysis, plan: RelationPlan, expectedInner: ReadonlySet<number>): boolean {
+  // A write must still write the same target with the same classes (projections only wrap reads).
+  if ((original.write === undefined) !== (final.write === undefined)) return false
+  if (original.write !== undefined && final.write !== undefined) {
+    const [a, b] = [original.write, final.write]
+    if (a.target.schema !== b.target.schema || a.target.name !== b.target.name) return false
+    if (a.classes.join(',') !== b.classes.join(',') || a.returning !== b.returning) return false
+    if (plan.wraps.some((w) => w.written.schema === a.target.schema && w.written.name === a.target.name)) return false
+  }
   const ruled = new Set(plan.wraps.map((w) => `${w.schema}\u0000${w.name}`))
   const wrappedWritten = new Set(plan.wraps.map((w) => `${w.written.schema ?? ''}\u0000${w.written.name}`))
   const originalSites = new Map(original.relations.map((r) => [`${r.schema ?? ''}\u0000${r.name}`, r.sites.length]))

@@ -13,9 +13,9 @@
  * 5. The allowlist walker (walk-postgres-tree.ts).
  */
 import type { QueryAnalysis } from './query-analysis.js'
-import { fingerprintPostgres, parsePostgres, type RawStatement } from './parser/postgres-parser.js'
+import { fingerprintPostgres, normalizePostgres, parsePostgres, type RawStatement } from './parser/postgres-parser.js'
 import { measureTreeDepth } from './tree-depth.js'
-import { walkPostgresStatement } from './walk-postgres-tree.js'
+import { walkPostgresStatement, walkPostgresWriteStatement, type StatementFacts } from './walk-postgres-tree.js'
 import { fail, ok, type Result } from '../util/result.js'
 
 export interface SqlLimits {
@@ -25,7 +25,21 @@ export interface SqlLimits {
   readonly maxSqlDepth: number
 }
 
+/** The read entry point (every tool but `execute`): only reads are accepted. */
 export function analyzeSql(text: string, limits: SqlLimits): Result<QueryAnalysis> {
+  return analyze(text, limits, walkPostgresStatement)
+}
+
+/**
+ * The write entry point, for the `execute` tool only: the same checks in the same order, with the
+ * write walker (exactly one INSERT, UPDATE or DELETE). Its results must never be cached or looked
+ * up together with the read path's: the same text means a different verdict here.
+ */
+export function analyzeWriteSql(text: string, limits: SqlLimits): Result<QueryAnalysis> {
+  return analyze(text, limits, walkPostgresWriteStatement)
+}
+
+function analyze(text: string, limits: SqlLimits, walk: (stmt: unknown) => Result<StatementFacts>): Result<QueryAnalysis> {
   if (text.length > limits.maxSqlLength) {
     return fail('ERR_SQL_TOO_LARGE', { data: { maxSqlLength: limits.maxSqlLength } })
   }
@@ -50,7 +64,7 @@ export function analyzeSql(text: string, limits: SqlLimits): Result<QueryAnalysi
   if (statements.length > 1) return fail('ERR_SQL_MULTI_STATEMENT', { data: { statements: statements.length } })
   const statement = statements[0] as RawStatement
 
-  const facts = walkPostgresStatement(statement.stmt)
+  const facts = walk(statement.stmt)
   if (!facts.ok) return facts
 
   const statementText = sliceStatement(text, statement)
@@ -59,22 +73,29 @@ export function analyzeSql(text: string, limits: SqlLimits): Result<QueryAnalysi
 }
 
 /**
- * The fingerprint parses the statement a second time (~40 µs). Nothing on the query path needs it,
- * only records about the query do, so it is computed on first read and remembered.
+ * The fingerprint and the normalized text each parse the statement again (~40 µs). Nothing on the
+ * query path needs them, only records about the query do, so each is computed on first read and
+ * remembered (a cached analysis keeps them).
  */
-function withLazyFingerprint(analysis: Omit<QueryAnalysis, 'fingerprint'>): QueryAnalysis {
-  let memo: string | null = null
-  return Object.defineProperty(analysis, 'fingerprint', {
-    enumerable: true,
-    get(): string {
-      if (memo === null) {
-        const fingerprint = fingerprintPostgres(analysis.statementText)
-        // Parsed once already, so this cannot fail in practice; if it ever does, fail loudly (closed).
-        if (!fingerprint.ok) throw new Error('fingerprint failed for an accepted statement')
-        memo = fingerprint.value
-      }
-      return memo
-    },
+function withLazyFingerprint(analysis: Omit<QueryAnalysis, 'fingerprint' | 'normalizedSql'>): QueryAnalysis {
+  const lazy = (compute: (text: string) => { ok: true; value: string } | { ok: false }, what: string) => {
+    let memo: string | null = null
+    return {
+      enumerable: true,
+      get(): string {
+        if (memo === null) {
+          const result = compute(analysis.statementText)
+          // Parsed once already, so this cannot fail in practice; if it ever does, fail loudly (closed).
+          if (!result.ok) throw new Error(`${what} failed for an accepted statement`)
+          memo = result.value
+        }
+        return memo
+      },
+    }
+  }
+  return Object.defineProperties(analysis, {
+    fingerprint: lazy(fingerprintPostgres, 'fingerprint'),
+    normalizedSql: lazy(normalizePostgres, 'normalize'),
   }) as QueryAnalysis
 }
 

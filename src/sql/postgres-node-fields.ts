@@ -29,7 +29,7 @@
 
 export type FieldKind = 's' | 'n' | 'w' | 'h' | NodeTypeName
 
-export type NodeTypeName = keyof typeof NODE_FIELDS_SOURCE
+export type NodeTypeName = keyof typeof NODE_FIELDS_SOURCE | keyof typeof WRITE_NODE_FIELDS_SOURCE
 
 const NODE_FIELDS_SOURCE = {
   // Values
@@ -299,6 +299,68 @@ function frozenNullProto<T extends object>(value: T): T {
 export const NODE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldKind>> | undefined>> = frozenNullProto(
   Object.fromEntries(
     Object.entries(NODE_FIELDS_SOURCE).map(([type, fields]) => [
+      type,
+      frozenNullProto(fields as Record<string, FieldKind>),
+    ]),
+  ),
+)
+
+/**
+ * The nodes a write (the `execute` tool, analyzeWriteSql) may contain besides every read node
+ * above. Never consulted on the read path, so a read's allowlist is exactly NODE_FIELDS.
+ *
+ * - The statement roots (InsertStmt, UpdateStmt, DeleteStmt) are accepted only as the root: the
+ *   walker handles them itself, and a nested one (a data-modifying CTE, `WITH d AS (DELETE …)
+ *   INSERT …`) is refused. MergeStmt is not a write class: MERGE runs several actions chosen per
+ *   row, and PostgreSQL 17's `MERGE … RETURNING` and `merge_action()` would need their own review;
+ *   it is refused with ERR_SQL_NOT_DML.
+ * - SetToDefault (`DEFAULT` in VALUES or SET), MultiAssignRef (`SET (a, b) = (…)`), the ON CONFLICT
+ *   clause with its inference (index columns or expressions, with a collation; operator classes
+ *   are refused), and PostgreSQL 18's `RETURNING WITH (OLD AS o, NEW AS n)`.
+ * - Still refused: CurrentOfExpr (`WHERE CURRENT OF cursor`), `SET a[1] = …` and `SET c.f = …`
+ *   (ResTarget.indirection), and everything the read table refuses.
+ */
+const WRITE_NODE_FIELDS_SOURCE = {
+  InsertStmt: {
+    relation: 'h',
+    cols: 'n',
+    selectStmt: 'n',
+    onConflictClause: 'OnConflictClause',
+    returningClause: 'ReturningClause',
+    withClause: 'h',
+    override: 's',
+  },
+  UpdateStmt: {
+    relation: 'h',
+    targetList: 'n',
+    whereClause: 'n',
+    fromClause: 'n',
+    returningClause: 'ReturningClause',
+    withClause: 'h',
+  },
+  DeleteStmt: {
+    relation: 'h',
+    usingClause: 'n',
+    whereClause: 'n',
+    returningClause: 'ReturningClause',
+    withClause: 'h',
+  },
+  SetToDefault: { location: 's' },
+  MultiAssignRef: { source: 'n', colno: 's', ncolumns: 's' },
+  OnConflictClause: { action: 's', infer: 'InferClause', targetList: 'n', whereClause: 'n', location: 's' },
+  InferClause: { indexElems: 'n', whereClause: 'n', conname: 's', location: 's' },
+  IndexElem: { name: 's', expr: 'n', indexcolname: 's', collation: 'w', ordering: 's', nulls_ordering: 's' },
+  ReturningClause: { options: 'n', exprs: 'n' },
+  ReturningOption: { option: 's', value: 's', location: 's' },
+} as const satisfies Record<string, Record<string, string>>
+
+/** The statement types a write may be (its root), and nowhere else. */
+export const WRITE_ROOT_TYPES: ReadonlySet<string> = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt'])
+
+/** NODE_FIELDS plus the write-only nodes: the allowlist of the write path. */
+export const WRITE_NODE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldKind>> | undefined>> = frozenNullProto(
+  Object.fromEntries(
+    [...Object.entries(NODE_FIELDS_SOURCE), ...Object.entries(WRITE_NODE_FIELDS_SOURCE)].map(([type, fields]) => [
       type,
       frozenNullProto(fields as Record<string, FieldKind>),
     ]),

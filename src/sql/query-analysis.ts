@@ -8,6 +8,24 @@
 export const READ_STATEMENT_CLASSES = ['select', 'explain', 'show'] as const
 export type StatementClass = (typeof READ_STATEMENT_CLASSES)[number]
 
+/**
+ * The write classes a policy can grant (`access: { write: [...] }`). Only the `execute` tool's
+ * analysis (analyzeWriteSql) produces them; DDL, MERGE, COPY and utility statements are never a
+ * write class. `INSERT … ON CONFLICT DO UPDATE` is an insert that needs the update class too.
+ */
+export const WRITE_CLASSES = ['insert', 'update', 'delete'] as const
+export type WriteClass = (typeof WRITE_CLASSES)[number]
+
+/** What a write statement writes: its classes and its one target relation. */
+export interface WriteFacts {
+  /** Every class the statement needs granted, in WRITE_CLASSES order (ON CONFLICT DO UPDATE: insert + update). */
+  readonly classes: readonly WriteClass[]
+  /** The relation written (`INSERT INTO t`, `UPDATE t`, `DELETE FROM t`); never a CTE. */
+  readonly target: RelationRef
+  /** The statement has a RETURNING clause. */
+  readonly returning: boolean
+}
+
 /** A relation named in the statement (CTE names excluded). Names are as PostgreSQL folds them. */
 export interface RelationRef {
   readonly schema: string | null
@@ -51,7 +69,12 @@ export interface OperatorRef {
 }
 
 export interface QueryAnalysis {
-  readonly statementClass: StatementClass
+  /** A read class; a write class only in analyses from analyzeWriteSql (with `write` set). */
+  readonly statementClass: StatementClass | WriteClass
+  /**
+   * Relations the statement reads (FROM, USING, sub-selects, CTEs' bodies). A write's target is not
+   * in this list unless the statement also names it elsewhere; it is in `write.target`.
+   */
   readonly relations: readonly RelationRef[]
   readonly functions: readonly FunctionRef[]
   /**
@@ -69,6 +92,10 @@ export interface QueryAnalysis {
   readonly maxParamIndex: number
   /** libpg-query fingerprint of the statement. */
   readonly fingerprint: string
+  /** The statement with literals replaced by `$n` placeholders (libpg-query normalize), for audit. */
+  readonly normalizedSql: string
   /** The single statement's text, without a trailing semicolon or surrounding whitespace. */
   readonly statementText: string
+  /** Present only for writes accepted by analyzeWriteSql; absent from every read analysis. */
+  readonly write?: WriteFacts
 }

@@ -13,14 +13,23 @@
  * Names arrive already folded and decoded by PostgreSQL's scanner: `SeTvAl` is `setval`, and
  * `U&"s\0065tval"` is `setval` too, so no rule here ever compares raw SQL text.
  */
-import type { FunctionRef, OperatorRef, QueryAnalysis, RelationSite, StatementClass, TypeRef } from './query-analysis.js'
-import { NODE_FIELDS, type FieldKind } from './postgres-node-fields.js'
+import type {
+  FunctionRef,
+  OperatorRef,
+  QueryAnalysis,
+  RelationRef,
+  RelationSite,
+  StatementClass,
+  TypeRef,
+  WriteClass,
+} from './query-analysis.js'
+import { NODE_FIELDS, WRITE_NODE_FIELDS, WRITE_ROOT_TYPES, type FieldKind } from './postgres-node-fields.js'
 import { EXPLAIN_BOOLEAN_VALUES, explainOption } from './rules/postgres-explain-options.js'
 import { isReadableSetting } from './rules/postgres-settings.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
 
 /** What the walk finds; analyze-sql adds the statement text and the fingerprint. */
-export type StatementFacts = Omit<QueryAnalysis, 'fingerprint' | 'statementText'>
+export type StatementFacts = Omit<QueryAnalysis, 'fingerprint' | 'normalizedSql' | 'statementText'>
 
 /** PostgreSQL's wire protocol counts parameters in an Int16 (docs §55.7, Bind). */
 export const MAX_PARAM_INDEX = 65_535
@@ -35,6 +44,19 @@ interface CteScope {
 }
 
 type NodeObject = Record<string, unknown>
+
+/** Which allowlist a walk uses, and how it names what it refuses. */
+interface WalkMode {
+  readonly fields: Readonly<Record<string, Readonly<Record<string, FieldKind>> | undefined>>
+  readonly refuse: (type: string) => Fail
+  readonly write: boolean
+}
+
+const READ_MODE: WalkMode = Object.freeze({ fields: NODE_FIELDS, refuse: refuseNodeType, write: false })
+const WRITE_MODE: WalkMode = Object.freeze({ fields: WRITE_NODE_FIELDS, refuse: refuseInWrite, write: true })
+
+/** The ON CONFLICT actions reviewed; a future one (`DO SELECT`?) is refused until reviewed. */
+const ON_CONFLICT_ACTIONS: ReadonlySet<string> = new Set(['ONCONFLICT_NOTHING', 'ONCONFLICT_UPDATE'])
 
 const EMPTY: readonly never[] = Object.freeze([])
 
@@ -52,6 +74,28 @@ export function walkPostgresStatement(stmt: unknown): Result<StatementFacts> {
       return walkShow(node)
     default:
       return fail('ERR_SQL_NOT_READ_ONLY', { subject: type })
+  }
+}
+
+/**
+ * The write entry point (the `execute` tool only): exactly one INSERT, UPDATE or DELETE, walked with
+ * the read allowlist plus the write-only nodes (postgres-node-fields.ts). Everything else, MERGE,
+ * DDL, COPY, utility statements and plain reads included, is ERR_SQL_NOT_DML. The read entry point
+ * above is unaffected: it never consults the write table.
+ */
+export function walkPostgresWriteStatement(stmt: unknown): Result<StatementFacts> {
+  const top = unwrap(stmt)
+  if (top === null) return malformed('statement')
+  const [type, node] = top
+  switch (type) {
+    case 'InsertStmt':
+      return walkTree('insert', type, node, WRITE_MODE)
+    case 'UpdateStmt':
+      return walkTree('update', type, node, WRITE_MODE)
+    case 'DeleteStmt':
+      return walkTree('delete', type, node, WRITE_MODE)
+    default:
+      return fail('ERR_SQL_NOT_DML', { subject: type })
   }
 }
 
@@ -128,7 +172,21 @@ function explainOptionValue(arg: unknown): string | null {
  * The stack holds (type, node, CTE scope) triples in three parallel arrays.
  */
 function walkSelect(statementClass: StatementClass, root: NodeObject): Result<StatementFacts> {
-  const types: string[] = ['SelectStmt']
+  return walkTree(statementClass, 'SelectStmt', root, READ_MODE)
+}
+
+/**
+ * The walk itself, from a root node of `rootType`. On the read path the root is a SelectStmt; on
+ * the write path an InsertStmt, UpdateStmt or DeleteStmt, whose target relation is recorded apart
+ * from the relations it reads.
+ */
+function walkTree(
+  statementClass: StatementClass | WriteClass,
+  rootType: string,
+  root: NodeObject,
+  mode: WalkMode,
+): Result<StatementFacts> {
+  const types: string[] = [rootType]
   const nodes: NodeObject[] = [root]
   const scopes: (CteScope | null)[] = [null]
 
@@ -141,6 +199,9 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
   const operators: OperatorRef[] = []
   const operatorKeys = new Set<string>()
   let maxParamIndex = 0
+  let target: RelationRef | null = null
+  const writeClasses = new Set<WriteClass>()
+  let returning = false
 
   const addOperator = (schema: string | null, name: string): void => {
     const key = schema === null ? name : `${schema}.${name}`
@@ -169,7 +230,8 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     if (keys.length !== 1 || type === undefined) return malformed(where)
     const inner = (value as NodeObject)[type]
     if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) return malformed(where)
-    if (NODE_FIELDS[type] === undefined) return refuseNodeType(type)
+    // A write statement is accepted only as the root: nested, it is a data-modifying CTE.
+    if (mode.fields[type] === undefined || WRITE_ROOT_TYPES.has(type)) return mode.refuse(type)
     types.push(type)
     nodes.push(inner as NodeObject)
     scopes.push(scope)
@@ -180,13 +242,48 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     const type = types.pop() as string
     const node = nodes.pop() as NodeObject
     let scope = scopes.pop() ?? null
-    const fields = NODE_FIELDS[type]
-    if (fields === undefined) return refuseNodeType(type)
+    const fields = mode.fields[type]
+    if (fields === undefined) return mode.refuse(type)
 
     switch (type) {
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt': {
+        if (!mode.write || node !== root) return mode.refuse(type)
+        const written = readTarget(node['relation'])
+        if (!written.ok) return written
+        target = written.value.ref
+        if (written.value.alias !== undefined) {
+          types.push('Alias')
+          nodes.push(written.value.alias)
+          scopes.push(scope)
+        }
+        writeClasses.add(type === 'InsertStmt' ? 'insert' : type === 'UpdateStmt' ? 'update' : 'delete')
+        const conflict = node['onConflictClause']
+        if (conflict !== undefined) {
+          if (typeof conflict !== 'object' || conflict === null) return malformed('InsertStmt.onConflictClause')
+          // ON CONFLICT DO UPDATE updates existing rows: it needs the update class too.
+          if ((conflict as NodeObject)['action'] === 'ONCONFLICT_UPDATE') writeClasses.add('update')
+        }
+        returning = node['returningClause'] !== undefined
+        const withClause = node['withClause']
+        if (withClause !== undefined) {
+          const result = pushWithClause(withClause, scope)
+          if (!result.ok) return result
+          scope = result.value
+        }
+        break
+      }
+      case 'OnConflictClause': {
+        const action = node['action']
+        if (typeof action !== 'string' || !ON_CONFLICT_ACTIONS.has(action)) return forbidden(`on_conflict:${String(action)}`)
+        break
+      }
       case 'SelectStmt': {
         // SELECT … INTO creates a table (docs: SELECT INTO); it is CREATE TABLE AS in disguise.
-        if (node['intoClause'] !== undefined) return fail('ERR_SQL_NOT_READ_ONLY', { subject: 'IntoClause' })
+        if (node['intoClause'] !== undefined) {
+          return fail(mode.write ? 'ERR_SQL_NOT_DML' : 'ERR_SQL_NOT_READ_ONLY', { subject: 'IntoClause' })
+        }
         // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE lock rows (and block writers).
         const locking = node['lockingClause']
         if (locking !== undefined && (!Array.isArray(locking) || locking.length > 0)) {
@@ -359,7 +456,7 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     }
   }
 
-  return ok({
+  const facts: StatementFacts = {
     statementClass,
     relations,
     functions,
@@ -368,7 +465,11 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     typeNames,
     shownSettings: EMPTY,
     maxParamIndex,
-  })
+  }
+  if (!mode.write) return ok(facts)
+  if (target === null) return malformed('write target')
+  const classes = (['insert', 'update', 'delete'] as const).filter((c) => writeClasses.has(c))
+  return ok({ ...facts, write: { classes, target, returning } })
 
   /**
    * Pushes the CTEs of a WITH clause, each with the scope PostgreSQL gives it (docs §7.8): in a
@@ -407,6 +508,27 @@ function walkSelect(statementClass: StatementClass, root: NodeObject): Result<St
     }
     return ok(body)
   }
+}
+
+/**
+ * The target of a write: a RangeVar with the fields a target may have. It is never a CTE
+ * (PostgreSQL resolves a write's target in the catalog only), so no scope applies.
+ */
+function readTarget(value: unknown): Result<{ readonly ref: RelationRef; readonly alias: NodeObject | undefined }> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return malformed('write.relation')
+  const node = value as NodeObject
+  const allowed = NODE_FIELDS['RangeVar']
+  for (const key of Object.keys(node)) if (allowed?.[key] === undefined) return forbidden(`RangeVar.${key}`)
+  const schema = node['schemaname']
+  const name = node['relname']
+  if (typeof name !== 'string' || (schema !== undefined && typeof schema !== 'string')) return malformed('RangeVar')
+  if (node['catalogname'] !== undefined) return forbidden('catalog_qualified_name')
+  const location = node['location']
+  if (typeof location !== 'number' || !Number.isInteger(location) || location < 0) return malformed('RangeVar.location')
+  const alias = node['alias']
+  if (alias !== undefined && (typeof alias !== 'object' || alias === null || Array.isArray(alias))) return malformed('RangeVar.alias')
+  const site: RelationSite = { location, only: node['inh'] !== true, aliased: alias !== undefined }
+  return ok({ ref: { schema: schema ?? null, name, sites: [site] }, alias: alias as NodeObject | undefined })
 }
 
 /** Operators of an A_Expr, including the ones hidden behind BETWEEN. */
@@ -503,6 +625,16 @@ function refuseNodeType(type: string): Fail {
   if (type.endsWith('Stmt') || type === 'IntoClause') return fail('ERR_SQL_NOT_READ_ONLY', { subject: type })
   if (type === 'LockingClause') return fail('ERR_SQL_FORBIDDEN_CONSTRUCT', { subject: 'locking_clause' })
   return fail('ERR_SQL_FORBIDDEN_CONSTRUCT', { subject: type })
+}
+
+/**
+ * A node type outside the write allowlist. A nested write (in a CTE or a sub-select) is a
+ * data-modifying CTE; other statements and INTO are not DML; the rest as on the read path.
+ */
+function refuseInWrite(type: string): Fail {
+  if (WRITE_ROOT_TYPES.has(type) || type === 'MergeStmt') return forbidden('data_modifying_cte')
+  if (type.endsWith('Stmt') || type === 'IntoClause') return fail('ERR_SQL_NOT_DML', { subject: type })
+  return refuseNodeType(type)
 }
 
 function forbidden(subject: string): Fail {

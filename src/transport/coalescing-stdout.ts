@@ -8,17 +8,18 @@ import { Writable } from 'node:stream'
 
 export class CoalescingStdout extends Writable {
   readonly #target: NodeJS.WritableStream
-  #pending: Buffer[] = []
+  // The SDK writes each message as a string: kept as strings and joined, they are encoded once.
+  #pending: (string | Buffer)[] = []
   #scheduled = false
 
   constructor(target: NodeJS.WritableStream = process.stdout) {
-    super({ decodeStrings: true })
+    super({ decodeStrings: false })
     this.#target = target
     target.on('error', (error: Error) => this.destroy(error))
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#pending.push(chunk)
+  override _write(chunk: string | Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#pending.push(typeof chunk === 'string' && encoding !== 'utf8' ? Buffer.from(chunk, encoding) : chunk)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => this.#flush())
@@ -34,8 +35,14 @@ export class CoalescingStdout extends Writable {
   #flush(): void {
     this.#scheduled = false
     if (this.#pending.length === 0) return
-    const data = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending)
+    const pending = this.#pending
     this.#pending = []
+    const data =
+      pending.length === 1
+        ? pending[0]
+        : pending.every((p) => typeof p === 'string')
+          ? pending.join('')
+          : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)))
     if (data !== undefined) this.#target.write(data)
   }
 }

@@ -15,7 +15,9 @@ import { parseListenAddress } from '../config/listen-address.js'
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-codes.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
-import { createPrincipal, type Principal } from '../pipeline/request-context.js'
+import { createPrincipal, traceIdOf, type Principal } from '../pipeline/request-context.js'
+import { refusalEvent } from '../audit/call-event.js'
+import { randomUUID } from 'node:crypto'
 import { createMcpServer } from '../server/create-mcp-server.js'
 import { headersAllowExchange, routeBody, serveExchange } from './http-json-exchange.js'
 
@@ -26,6 +28,11 @@ export interface HttpHandle {
   /** The bound address, with the real port when 0 was asked for. */
   readonly url: string
   close(): Promise<void>
+}
+
+/** When the request arrived (for the duration in audit records). */
+interface TimedRequest extends IncomingMessage {
+  startedAt?: number
 }
 
 /** The verified principal rides to the per-request MCP server in the SDK's pass-through authInfo. */
@@ -53,12 +60,50 @@ export async function startHttp(
   })
   /** API keys are recognised by their prefix; anything else is tried as a JWT when OAuth is on. */
   const authenticate = async (token: string): Promise<Principal | 'invalid_token' | 'insufficient_scope'> => {
-    if (token.startsWith(API_KEY_PREFIX) || jwt === null) return keys.verify(token) ?? 'invalid_token'
+    if (token.startsWith(API_KEY_PREFIX) || jwt === null) {
+      const principal = keys.verify(token)
+      if (principal === null) return 'invalid_token'
+      authMethods.set(principal, 'api_key')
+      return principal
+    }
     const verdict = await jwt.verify(token)
-    return verdict.ok ? verdict.principal : verdict.reason
+    if (!verdict.ok) return verdict.reason
+    authMethods.set(verdict.principal, 'oauth')
+    return verdict.principal
   }
   // Without API keys (a loopback bind only; load-config refuses otherwise) the caller is the local user.
   const localPrincipal = createPrincipal(auth.stdio.principal, auth.stdio.roles)
+
+  /**
+   * A refusal of a request to /mcp before it became a tool call: audited like a call (write-ahead),
+   * and answered 503 ERR_AUDIT_UNAVAILABLE instead when its record cannot be written.
+   */
+  const refuse = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    code: ErrorCode,
+    principal: Principal | null = null,
+    send: () => void = () => sendError(res, status, code),
+  ): Promise<void> => {
+    const audit = deps.audit
+    if (audit) {
+      const written = await audit.log.record(
+        refusalEvent({
+          requestId: randomUUID(),
+          code,
+          startedAt: (req as TimedRequest).startedAt ?? performance.now(),
+          principal,
+          authMethod: principal === null ? null : methodOf(principal),
+          traceId: traceIdOf(req.headers.traceparent),
+        }),
+      )
+      if (!written) return sendError(res, 503, 'ERR_AUDIT_UNAVAILABLE')
+    }
+    send()
+  }
+  const methodOf = (principal: Principal): 'api_key' | 'oauth' | 'none' => authMethods.get(principal) ?? 'none'
+  const authMethods = new WeakMap<Principal, 'api_key' | 'oauth'>()
 
   const principalOf = (authInfo: { extra?: Record<string, unknown> } | undefined): Principal => {
     const principal = authInfo?.extra?.principal as Principal | undefined
@@ -67,7 +112,9 @@ export async function startHttp(
     if (authRequired) throw new Error('an unauthenticated request reached the MCP handler')
     return localPrincipal
   }
-  const mcp = createMcpHandler((ctx) => createMcpServer({ deps, transport: 'http', principal: principalOf(ctx.authInfo) }), {
+  const serverFor = (principal: Principal) =>
+    createMcpServer({ deps, policy: deps.policy, logger: deps.logger, transport: 'http', principal, authMethod: methodOf(principal) })
+  const mcp = createMcpHandler((ctx) => serverFor(principalOf(ctx.authInfo)), {
     legacy: 'stateless',
     maxRequestBodySize: http.maxBodyBytes,
     onerror: (error) => logger.debug({ err: error }, 'mcp http handler reported an error'),
@@ -81,27 +128,33 @@ export async function startHttp(
   const serveMcp = async (req: AuthenticatedRequest, res: ServerResponse): Promise<void> => {
     if (!headersAllowExchange(req)) return handleMcp(req, res)
     const text = await readBody(req, http.maxBodyBytes)
-    if (text === null) return sendError(res, 413, 'ERR_HTTP_BODY_TOO_LARGE')
+    const caller = req.auth?.extra.principal ?? null
+    if (text === null) return refuse(req, res, 413, 'ERR_HTTP_BODY_TOO_LARGE', caller)
     let body: unknown
     try {
       body = JSON.parse(text)
     } catch {
       // The SDK's answer to a body that is not JSON, word for word.
-      return sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: Invalid JSON' }, id: null })
+      return refuse(req, res, 400, 'ERR_HTTP_MALFORMED', caller, () =>
+        sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: Invalid JSON' }, id: null }),
+      )
     }
     const route = routeBody(req, body)
     if (route.kind === 'sdk') return handleMcp(req, res, body)
-    const server = createMcpServer({ deps, transport: 'http', principal: principalOf(req.auth) })
+    const server = serverFor(principalOf(req.auth))
     return serveExchange(server, route.message, req.auth === undefined ? {} : { authInfo: req.auth }, res)
   }
   const allowedHosts = [...LOOPBACK_NAMES, ...http.allowedHosts]
   const allowedOrigins = [...LOOPBACK_NAMES, ...http.allowedOrigins]
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    ;(req as TimedRequest).startedAt = performance.now()
     try {
       const path = (req.url ?? '/').split('?')[0]
       // The SDK's validators decide; the answer carries our stable code and never echoes the header.
-      if (!validateHostHeader(req.headers.host, allowedHosts).ok) return sendError(res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED')
+      if (!validateHostHeader(req.headers.host, allowedHosts).ok) {
+        return path === '/mcp' ? refuse(req, res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED') : sendError(res, 403, 'ERR_HTTP_HOST_NOT_ALLOWED')
+      }
       if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
         if (!authRequired) return sendError(res, 404, 'ERR_HTTP_NOT_FOUND')
         return sendJson(res, 200, metadata(req))
@@ -113,7 +166,7 @@ export async function startHttp(
       if (path !== '/mcp') return sendError(res, 404, 'ERR_HTTP_NOT_FOUND')
       const origin = req.headers.origin
       if (origin !== undefined && !validateOriginHeader(origin, allowedOrigins).ok) {
-        return sendError(res, 403, 'ERR_HTTP_ORIGIN_NOT_ALLOWED')
+        return refuse(req, res, 403, 'ERR_HTTP_ORIGIN_NOT_ALLOWED')
       }
       if (authRequired) {
         const token = bearerToken(req.headers.authorization)
@@ -122,15 +175,15 @@ export async function startHttp(
           const scopes = auth.oauth?.requiredScopes ?? []
           res.setHeader('www-authenticate', challenge(req, principal ?? null, scopes))
           req.resume()
-          if (principal === 'insufficient_scope') return sendError(res, 403, 'ERR_AUTH_INSUFFICIENT_SCOPE')
-          return sendError(res, 401, principal === null ? 'ERR_AUTH_REQUIRED' : 'ERR_AUTH_INVALID')
+          if (principal === 'insufficient_scope') return refuse(req, res, 403, 'ERR_AUTH_INSUFFICIENT_SCOPE')
+          return refuse(req, res, 401, principal === null ? 'ERR_AUTH_REQUIRED' : 'ERR_AUTH_INVALID')
         }
         ;(req as AuthenticatedRequest).auth = { token: '[redacted]', clientId: principal.id, scopes: [], extra: { principal } }
       }
       const length = Number(req.headers['content-length'] ?? '0')
       if (Number.isFinite(length) && length > http.maxBodyBytes) {
         req.resume()
-        return sendError(res, 413, 'ERR_HTTP_BODY_TOO_LARGE')
+        return refuse(req, res, 413, 'ERR_HTTP_BODY_TOO_LARGE', (req as AuthenticatedRequest).auth?.extra.principal ?? null)
       }
       await serveMcp(req as AuthenticatedRequest, res)
     } catch (error) {

@@ -3,7 +3,7 @@
  * the fake catalog, and reports the outcome as the corpus spells it: `allow` or an error code.
  */
 import { checkFunctions } from '../../src/policy/function-policy.js'
-import { analyzeSql, type SqlLimits } from '../../src/sql/analyze-sql.js'
+import { analyzeSql, analyzeWriteSql, type SqlLimits } from '../../src/sql/analyze-sql.js'
 import { createFakePostgresCatalog } from './fake-postgres-catalog.js'
 
 /** The limits the configuration defaults to (config-schema.ts). */
@@ -15,8 +15,8 @@ export interface Classification {
 }
 
 /** `allow`, or the first refusal's code (with its subject, for messages). Needs the parser loaded. */
-export async function classifySql(sql: string): Promise<Classification> {
-  const analysed = analyzeSql(sql, CORPUS_LIMITS)
+export async function classifySql(sql: string, path: 'read' | 'write' = 'read'): Promise<Classification> {
+  const analysed = (path === 'write' ? analyzeWriteSql : analyzeSql)(sql, CORPUS_LIMITS)
   if (!analysed.ok) return { outcome: analysed.code, ...(analysed.subject === undefined ? {} : { subject: analysed.subject }) }
   const catalog = createFakePostgresCatalog()
   const decided = await checkFunctions(analysed.value, {

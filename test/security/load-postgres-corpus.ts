@@ -34,6 +34,11 @@ export interface CorpusCase {
   readonly requirement?: string
   /** What a live test should verify did not happen if the refusal ever failed. */
   readonly sideEffectCheck?: SideEffectCheck
+  /**
+   * The verdict of the write path (the `execute` tool: analyzeWriteSql and the function policy),
+   * for cases that also exercise it. `expect` stays the read path's verdict for the same text.
+   */
+  readonly write?: { readonly expect: 'allow' | ErrorCode }
 }
 
 export interface LoadedCase extends CorpusCase {
@@ -45,7 +50,7 @@ export interface LoadedCase extends CorpusCase {
 
 export const POSTGRES_CORPUS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'corpus', 'postgres')
 
-const KEYS = new Set(['description', 'sql', 'params', 'expect', 'requirement', 'sideEffectCheck'])
+const KEYS = new Set(['description', 'sql', 'params', 'expect', 'requirement', 'sideEffectCheck', 'write'])
 
 export function loadPostgresCorpus(dir = POSTGRES_CORPUS_DIR): LoadedCase[] {
   const cases: LoadedCase[] = []
@@ -75,7 +80,13 @@ function parseCase(file: string, text: string): CorpusCase {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw problem('not an object')
   const record = value as Record<string, unknown>
   for (const key of Object.keys(record)) if (!KEYS.has(key)) throw problem(`unknown key ${key}`)
-  const { description, sql, params, expect, requirement, sideEffectCheck } = record
+  const { description, sql, params, expect, requirement, sideEffectCheck, write } = record
+  if (write !== undefined) {
+    if (typeof write !== 'object' || write === null || Array.isArray(write)) throw problem('write must be an object')
+    const keys = Object.keys(write)
+    const writeExpect = (write as Record<string, unknown>)['expect']
+    if (keys.length !== 1 || (writeExpect !== 'allow' && !isErrorCode(writeExpect))) throw problem('write must be { "expect": "allow" | <error code> }')
+  }
   if (typeof description !== 'string' || description.length === 0) throw problem('description must be a non-empty string')
   if (typeof sql !== 'string') throw problem('sql must be a string')
   if (expect !== 'allow' && !isErrorCode(expect)) throw problem(`expect must be "allow" or an error code, got ${String(expect)}`)
@@ -98,5 +109,6 @@ function parseCase(file: string, text: string): CorpusCase {
     ...(params === undefined ? {} : { params: params as CorpusParam[] }),
     ...(requirement === undefined ? {} : { requirement }),
     ...(sideEffectCheck === undefined ? {} : { sideEffectCheck: sideEffectCheck as SideEffectCheck }),
+    ...(write === undefined ? {} : { write: write as { expect: 'allow' | ErrorCode } }),
   }
 }

@@ -60,6 +60,24 @@ export interface ReadResult {
   readonly bytes: number
 }
 
+/** One write (the `execute` tool), accepted by write analysis, phase B and the user's confirmation. */
+export interface WriteRequest {
+  /** One INSERT, UPDATE or DELETE, already accepted by analyzeWriteSql (never raw input). */
+  readonly sql: string
+  readonly params: readonly SqlParam[]
+  /** The statement class analysis found: the command tag must match it, or nothing is committed. */
+  readonly statementClass: 'insert' | 'update' | 'delete'
+  readonly limits: CallLimits
+  readonly signal?: AbortSignal
+}
+
+export interface WriteResult {
+  /** Rows inserted, updated or deleted, from the command tag. */
+  readonly rowCount: number
+  /** RETURNING rows under the call's row and byte caps; null without RETURNING. */
+  readonly returning: ReadResult | null
+}
+
 /** One row of `pg_proc` that a function name may resolve to. */
 export interface FunctionInfo {
   readonly schema: string
@@ -174,6 +192,12 @@ export interface SourceDriver {
   readonly dialect: 'postgres'
   /** Runs one read inside `BEGIN READ ONLY` with server-side timeouts, then always rolls back. */
   read(request: ReadRequest): Promise<Result<ReadResult>>
+  /**
+   * Runs one write inside `BEGIN READ WRITE` with the same transaction-local limits, timeouts and
+   * identity as a read, then COMMIT (ROLLBACK on any error or an unexpected command tag). A source
+   * that never writes (the embedded demo) answers ERR_WRITE_SOURCE_READ_ONLY.
+   */
+  write(request: WriteRequest): Promise<Result<WriteResult>>
   /** `EXPLAIN (FORMAT JSON)` of one read statement, plan only, never ANALYZE. */
   explain(request: ReadRequest): Promise<Result<ReadResult>>
   listSchemas(limits: CallLimits): Promise<Result<readonly SchemaEntry[]>>

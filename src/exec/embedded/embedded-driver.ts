@@ -263,6 +263,8 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
     dialect: 'postgres',
     read: (request) => readWith('read', request),
     explain: (request) => readWith('explain', request),
+    // The demo database never writes: its worker serves a read-only reader role by design (D11).
+    write: async () => fail('ERR_WRITE_SOURCE_READ_ONLY'),
     listSchemas: (limits: CallLimits) =>
       guarded('listSchemas', limits.statementTimeoutMs, undefined, (d) => d.listSchemas(limits)),
     listTables: (schema, limits) =>

@@ -41,6 +41,11 @@ export interface ToolDefinition<I = unknown, O = unknown> {
   readonly annotations: ToolAnnotations
   /** The SQL and parameters a tool carries, so the pipeline can analyse them before `run`. */
   readonly sqlOf?: (input: I) => { readonly sql: string; readonly params: readonly SqlParam[] }
+  /**
+   * The tool writes (`execute`): its SQL goes through the write analysis and write policy, and it
+   * runs only after the user confirmed exactly that statement (pipeline.ts). Absent: a read tool.
+   */
+  readonly writes?: true
   /** The per-call row cap the caller asked for (can only lower the configured cap). */
   readonly maxRowsOf?: (input: I) => number | undefined
   /** Which source the call names (optional `source` argument). */

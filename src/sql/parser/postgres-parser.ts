@@ -17,7 +17,7 @@
  * - The grammar is PostgreSQL 18's. Syntax an older server lacks parses here and fails there.
  * - NUL and lone surrogates: see unsafeCharacter.
  */
-import { fingerprintSync, loadModule, parseSync, scanSync } from 'libpg-query'
+import { fingerprintSync, loadModule, normalizeSync, parseSync, scanSync } from 'libpg-query'
 import { fail, ok, type Result } from '../../util/result.js'
 
 /** One statement as the parser reports it. Offsets are in UTF-8 bytes, as in PostgreSQL. */
@@ -86,6 +86,19 @@ export function fingerprintPostgres(text: string): Result<string> {
   if (unsafe !== null) return fail('ERR_SQL_PARSE', { cause: new Error(unsafe) })
   try {
     return ok(fingerprintSync(text))
+  } catch (error) {
+    return fail('ERR_SQL_PARSE', { cause: error })
+  }
+}
+
+/**
+ * The statement with every literal replaced by a placeholder (`WHERE id = $1`), for audit records:
+ * the shape of a query without the values in it.
+ */
+export function normalizePostgres(text: string): Result<string> {
+  if (!loaded) return fail('ERR_INTERNAL', { cause: new Error('PostgreSQL parser is not loaded') })
+  try {
+    return ok(normalizeSync(text))
   } catch (error) {
     return fail('ERR_SQL_PARSE', { cause: error })
   }

@@ -81,6 +81,7 @@ export function plainPgDriverFactory(): { factory: PostgresDriverFactory; create
     created.push(options)
     const driver: SourceDriver = {
       dialect: 'postgres',
+      write: async () => fail('ERR_WRITE_SOURCE_READ_ONLY'),
       async read(request) {
         const client = new pg.Client({ connectionString: options.connectionString })
         client.on('error', () => undefined)

@@ -9,13 +9,17 @@ import { after, before, describe, test } from 'node:test'
 import type { JsonValue } from '../../../src/exec/drivers/driver.js'
 import pg from 'pg'
 import { PortalQuery } from '../../../src/exec/drivers/postgres/postgres-portal-query.js'
+import { STATEMENT_NAMES } from '../../../src/exec/drivers/postgres/postgres-read-sql.js'
+import { SessionStatements } from '../../../src/exec/drivers/postgres/postgres-session-statements.js'
 import { TypeCache } from '../../../src/exec/drivers/postgres/postgres-types.js'
 import { requirePostgres, withAdmin } from '../../helpers/postgres-env.js'
 import { eventually, expectFail, expectOk, openDriver, request, settle, type DriverFixture } from './postgres-fixture.js'
 
+/** The driver's own protocol-level statements (postgres-session-statements.ts); any other prepared statement counts. */
+const OURS = `'{${Object.values(STATEMENT_NAMES).join(',')}}'::text[]`
 const STATE_SQL = `SELECT pg_backend_pid(),
   current_setting('x.y', true), current_setting('work_mem'), current_user::text,
-  (SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_listening_channels()),
+  (SELECT count(*) FROM pg_prepared_statements WHERE from_sql OR NOT (name = ANY (${OURS}))), (SELECT count(*) FROM pg_listening_channels()),
   (SELECT count(*) FROM pg_cursors WHERE name <> ''), (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
   (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())`
 
@@ -151,6 +155,80 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
       assert.equal((await run('SELECT 1')).leaked, 3)
       await client.query('SELECT pg_advisory_lock(4243)')
       assert.equal((await run('SELECT 1')).leaked, 4)
+    } finally {
+      await client.end()
+    }
+  })
+  test('the only statements a session keeps are the driver\'s own four, parsed once and not by SQL', async () => {
+    await state()
+    const kept = `SELECT name, from_sql, pg_backend_pid() FROM pg_prepared_statements ORDER BY name`
+    const first = expectOk(await fx.driver.read(request(kept))).rows
+    await settle()
+    const second = expectOk(await fx.driver.read(request(kept))).rows
+    assert.deepEqual(
+      first.map((r) => [r[0], r[1]]),
+      Object.values(STATEMENT_NAMES)
+        .sort()
+        .map((name) => [name, false]),
+    )
+    // Same backend, same statements: nothing was parsed again or piled up.
+    assert.deepEqual(second, first)
+  })
+
+  test('a SQL-level PREPARE cannot take one of the driver\'s statement names', async () => {
+    const before = await state()
+    const r = await fx.driver.read(request(`PREPARE ${STATEMENT_NAMES.check} AS SELECT 0, 0, 0, 0`))
+    assert.equal(r.ok, false)
+    const next = await state()
+    assert.equal(next.pid, before.pid)
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('the leak check counts a protocol-level prepared statement that is not the driver\'s own', async () => {
+    const client = new pg.Client({ connectionString: fx.url })
+    await client.connect()
+    try {
+      const statements = new SessionStatements()
+      const run = async (sql: string) => {
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements })
+        client.query(q)
+        await q.result
+        return q.settled
+      }
+      assert.deepEqual(await run('SELECT 1'), { clean: true, needsRollback: false, leaked: 0 })
+      await client.query({ name: 'not_ours', text: 'SELECT 1' })
+      assert.deepEqual(await run('SELECT 1'), { clean: false, needsRollback: false, leaked: 1 })
+      await client.query('DEALLOCATE not_ours')
+      await client.query(`PREPARE ${STATEMENT_NAMES.begin.replace('begin', 'other')} AS SELECT 1`)
+      assert.deepEqual(await run('SELECT 1'), { clean: false, needsRollback: false, leaked: 1 })
+    } finally {
+      await client.end()
+    }
+  })
+
+  test('a session that lost the driver\'s statements fails one call, then parses them again', async () => {
+    const client = new pg.Client({ connectionString: fx.url })
+    await client.connect()
+    try {
+      const statements = new SessionStatements()
+      const run = async (sql: string) => {
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements })
+        client.query(q)
+        return { result: await q.result, settled: await q.settled }
+      }
+      // A failing first call: the batch ends in an error, so the session is not marked as prepared.
+      const failed = await run('SELECT 1/0')
+      assert.equal(failed.result.ok, false)
+      await client.query('ROLLBACK')
+      assert.equal((await run('SELECT 1')).settled.clean, true)
+      // Statements dropped behind the driver's back: it parses them again instead of failing.
+      await client.query('DEALLOCATE ALL')
+      const dropped = await run('SELECT 2')
+      assert.equal(dropped.result.ok, false, 'a marked session without its statements fails the call')
+      await client.query('ROLLBACK')
+      const again = await run('SELECT 3')
+      assert.equal(again.result.ok, true)
+      assert.equal(again.settled.clean, true)
     } finally {
       await client.end()
     }

@@ -25,7 +25,7 @@ test('docs/errors.md lists no code the catalog lacks, and none twice', () => {
 
 test('catalog codes follow ERR_<AREA>_<REASON> and messages are fixed sentences without placeholders', () => {
   for (const code of ERROR_CODES) {
-    assert.match(code, /^ERR_(CONFIG|AUTH|HTTP|TOOL|POLICY|SQL|SOURCE|EXEC|INTERNAL)(_[A-Z]+)*$/)
+    assert.match(code, /^ERR_(CONFIG|AUTH|HTTP|TOOL|POLICY|SQL|SOURCE|EXEC|AUDIT|QUOTA|WRITE|INTERNAL)(_[A-Z]+)*$/)
     assert.doesNotMatch(ERROR_CATALOG[code].message, /[{}]|\$\{/)
   }
 })

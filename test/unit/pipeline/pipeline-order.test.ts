@@ -26,6 +26,10 @@ const driver: SourceDriver = {
     calls.push(`read:${r.sql}`)
     return ok({ columns: [{ name: 'x', type: 'integer' }], rows: [[1]], rowCount: 1, truncated: false, truncatedBy: null, bytes: 3 })
   },
+  async write(r) {
+    calls.push(`write:${r.sql}`)
+    return ok({ rowCount: 1, returning: null })
+  },
   async explain(r) {
     calls.push(`explain:${r.sql}`)
     return ok({ columns: [{ name: 'QUERY PLAN', type: 'json' }], rows: [[[{ Plan: {} }]]], rowCount: 1, truncated: false, truncatedBy: null, bytes: 10 })

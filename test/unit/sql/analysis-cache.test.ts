@@ -13,6 +13,7 @@ const analysis = (text: string): QueryAnalysis => ({
   shownSettings: [],
   maxParamIndex: 0,
   fingerprint: 'f',
+  normalizedSql: 'SELECT 1',
   statementText: text,
 })
 

@@ -36,3 +36,14 @@ test('ending flushes what is pending', async () => {
   await new Promise<void>((r) => out.end(r))
   assert.deepEqual(t.writes, ['a\n'])
 })
+
+test('strings and buffers written in one turn keep their order and bytes (UTF-8 included)', async () => {
+  const t = target()
+  const out = new CoalescingStdout(t.stream)
+  out.write('{"s":"é"}\n')
+  out.write(Buffer.from('{"b":"ü"}\n'))
+  out.write('{"s":"✓"}\n')
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(t.writes, ['{"s":"é"}\n{"b":"ü"}\n{"s":"✓"}\n'])
+})

@@ -5,7 +5,7 @@
  * only the backend's process id and cancel key, and the postmaster accepts it before any TLS or
  * pg_hba check.
  */
-import pg from 'pg'
+import { pg } from './pg-module.js'
 
 /** The pg Client fields this needs; pg's typings do not declare them. */
 interface CancellableClient {

@@ -7,7 +7,7 @@
  * hand back the rows, then ROLLBACK and check the session off the critical path, and release the
  * client only if it is provably clean (Lease).
  */
-import pg from 'pg'
+import { pg } from './pg-module.js'
 import type { Logger } from '../../../log/logger.js'
 import { fail, ok, type Result } from '../../../util/result.js'
 import { CLAIM_NAME_PATTERN, type CallLimits, type ReadRequest, type ReadResult, type SourceDriver, type SqlParam } from '../driver.js'
@@ -16,8 +16,10 @@ import { sendCancelRequest } from './postgres-cancel.js'
 import { cancelled, describeError, mapPostgresError, type CancelReason } from './postgres-errors.js'
 import { Lease } from './postgres-lease.js'
 import { PortalQuery, type PortalOutcome, type PortalRows } from './postgres-portal-query.js'
+import { SessionStatements } from './postgres-session-statements.js'
 import { pgSslConfig, withoutSslParams, type PostgresSslOptions } from './postgres-ssl.js'
 import { TypeCache } from './postgres-types.js'
+import { createPostgresWrite } from './postgres-write.js'
 
 export interface PostgresDriverOptions {
   /** Never logged and never put in an error we return. */
@@ -32,6 +34,12 @@ export interface PostgresDriverOptions {
   /** `none` for the embedded PGlite backend, which cannot take a cancel request. */
   readonly cancel: 'protocol' | 'none'
   readonly applicationName?: string
+  /**
+   * Keep sqlwarden's fixed statements parsed in each session (postgres-session-statements.ts).
+   * Defaults to on with `cancel: 'protocol'` (a real server, one backend per connection) and off
+   * with `none` (PGlite, where every connection shares one backend).
+   */
+  readonly namedStatements?: boolean
 }
 
 /** Fail fast when the database is down; a call must not hang on connect. */
@@ -112,6 +120,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
   pool.on('error', (error) => logger.warn({ err: describeError(error) }, 'postgres idle connection error'))
 
   const types = new TypeCache()
+  const statements = (options.namedStatements ?? options.cancel === 'protocol') ? new SessionStatements() : undefined
   const searchPath = options.searchPath.map(quoteIdent).join(', ')
   const lockTimeout = String(positiveMs(options.lockTimeoutMs))
   const cleanups = new Set<Promise<void>>()
@@ -188,6 +197,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
           maxBytes: Math.max(0, Math.floor(limits.maxBytes)),
           types,
           speculative,
+          ...(statements === undefined ? {} : { statements }),
         })
         first.client.query(query)
         outcome = await Promise.race([query.result, stop.promise])
@@ -235,6 +245,12 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     dialect: 'postgres',
     read,
     explain: (request) => read({ ...request, sql: `EXPLAIN (FORMAT JSON) ${request.sql}` }),
+    // Writes (the `execute` tool): same pool, settings, deadline and lease; postgres-write.ts.
+    write: createPostgresWrite({
+      pool, logger, types, searchPath, lockTimeoutMs: options.lockTimeoutMs, cancel: options.cancel,
+      isClosing: () => closing !== null,
+      track,
+    }),
     ...catalog,
     close() {
       closing ??= (async () => {

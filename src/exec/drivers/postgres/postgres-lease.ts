@@ -58,7 +58,7 @@ export class Lease {
   }
 
   /** Waits for the query to let go of the connection, rolls back if needed, releases or destroys. */
-  async settle(query: PortalQuery): Promise<void> {
+  async settle(query: Pick<PortalQuery, 'settled'>): Promise<void> {
     const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
     if (settled === TIMED_OUT || 'error' in settled) return this.destroy('cleanup_timeout')
     let clean = settled.clean
@@ -73,7 +73,7 @@ export class Lease {
    * Waits for a finished query and keeps the client for another query of the same call when it
    * is provably clean and idle; otherwise destroys it. Returns whether it may be reused.
    */
-  async reuseAfter(query: PortalQuery): Promise<boolean> {
+  async reuseAfter(query: Pick<PortalQuery, 'settled'>): Promise<boolean> {
     const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
     if (settled === TIMED_OUT || 'error' in settled) {
       this.destroy('cleanup_timeout')
@@ -86,7 +86,7 @@ export class Lease {
   }
 
   /** After an abort: the statement was cancelled (or not); the connection is not reused either way. */
-  async abandon(query: PortalQuery, waitMs: number): Promise<void> {
+  async abandon(query: Pick<PortalQuery, 'settled'>, waitMs: number): Promise<void> {
     await within(query.settled, waitMs)
     this.destroy('cancelled')
   }

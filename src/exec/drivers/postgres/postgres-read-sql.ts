@@ -29,14 +29,33 @@ export const SETTINGS_SQL =
   "(SELECT pg_catalog.count(pg_catalog.set_config(pg_catalog.concat('sqlwarden.claim.', t.k), t.v, true)) " +
   'FROM pg_catalog.jsonb_each_text($7::pg_catalog.jsonb) AS t(k, v))'
 
+export const ROLLBACK_SQL = 'ROLLBACK'
+
+/**
+ * The names under which the four fixed statements above and below are kept parsed in each session
+ * (protocol-level prepared statements: not transactional, so ROLLBACK leaves them). Parsing and
+ * planning them on every call cost the server more than the rest of a point lookup. User SQL
+ * cannot reach them: analysis refuses EXECUTE, DEALLOCATE and PREPARE, and a SQL-level PREPARE of
+ * the same name would fail (one namespace per session).
+ */
+export const STATEMENT_NAMES = {
+  begin: 'sqlwarden_begin',
+  settings: 'sqlwarden_settings',
+  rollback: 'sqlwarden_rollback',
+  check: 'sqlwarden_check',
+} as const
+
 /**
  * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN
  * (committed LISTENs only, so normally none), SQL-level PREPARE (not transactional) and holdable
- * cursors. Runs after ROLLBACK, so every name is schema-qualified. The unnamed portal is ours.
+ * cursors. Runs after ROLLBACK, so every name is schema-qualified. The unnamed portal is ours, and
+ * so are the protocol-level statements named in STATEMENT_NAMES; any other prepared statement,
+ * SQL-level or not, counts.
  */
 export const LEAK_CHECK_SQL =
   "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory' " +
   'AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), ' +
   '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels()), ' +
-  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements), ' +
+  '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql OR NOT ' +
+  `(name OPERATOR(pg_catalog.=) ANY ('{${Object.values(STATEMENT_NAMES).join(',')}}'::pg_catalog.text[]))), ` +
   "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors WHERE name OPERATOR(pg_catalog.<>) '')"
