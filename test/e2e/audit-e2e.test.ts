@@ -126,6 +126,31 @@ describe('audit over HTTP', () => {
       await client.close()
       const last = calls(file).at(-1) as Record<string, unknown>
       assert.deepEqual([last['principal'], last['auth_method'], last['transport'], last['decision']], ['ann', 'api_key', 'http', 'allow'])
+
+      // A principal's context cannot be claimed by headers or _meta: identity comes from the
+      // verified credential only.
+      const forged = new Client({ name: 'e2e-forged', version: '1.0.0' })
+      await forged.connect(
+        new StreamableHTTPClientTransport(new URL(server.url), {
+          requestInit: {
+            headers: {
+              authorization: `Bearer ${key}`,
+              'x-sqlwarden-principal': 'admin',
+              'x-forwarded-user': 'admin',
+              'x-remote-user': 'admin',
+              'x-auth-request-user': 'admin',
+              'x-principal': 'admin',
+            },
+          },
+        }),
+      )
+      await forged.callTool({ name: 'query', arguments: { sql: 'SELECT 1' }, _meta: { principal: 'admin', 'sqlwarden/principal': 'admin', roles: ['admin'] } })
+      await forged.close()
+      const claimed = calls(file).at(-1) as Record<string, unknown>
+      assert.deepEqual([claimed['principal'], claimed['roles']], ['ann', ['analyst']])
+      // Without the key, the same forged headers are a refusal.
+      const noKey = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sqlwarden-principal': 'ann', 'x-forwarded-user': 'ann' }, body: '{}' })
+      assert.equal(noKey.status, 401)
       assert.ok(!readFileSync(file, 'utf8').includes(key))
     } finally {
       await server.stop()
