@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync } from 'node:fs'
 import type { AuditConfig, Config } from '../config/config-schema.js'
-import { CACHE_DIR_ENV, defaultCacheRoot } from '../exec/embedded/embedded-paths.js'
+import { effectiveAudit } from './audit-settings.js'
 import type { Logger } from '../log/logger.js'
 import { SERVER_VERSION } from '../server/server-info.js'
 import { contentHash } from './audit-chain.js'
@@ -27,25 +27,9 @@ export interface AuditRuntime {
   readonly content: AuditContentOptions
 }
 
-export type OpenAuditResult = { ok: true; audit: AuditRuntime | null } | { ok: false; message: string }
+export { effectiveAudit } from './audit-settings.js'
 
-/** The effective audit settings: the config's, or the default for this config. */
-export function effectiveAudit(config: Config, env: Readonly<Record<string, string | undefined>> = process.env): AuditConfig | null {
-  if (config.audit !== undefined) return config.audit.sink === 'off' ? null : config.audit
-  const defaultSource = config.sources[config.defaultSource ?? '']
-  if (defaultSource?.kind !== 'embedded') return null
-  const root = env[CACHE_DIR_ENV]?.trim() ? (env[CACHE_DIR_ENV] as string) : defaultCacheRoot()
-  return {
-    sink: 'file',
-    file: join(root, 'audit', 'audit.jsonl'),
-    durability: 'write',
-    rotate: { maxBytes: 64 * 1024 * 1024 },
-    recordSql: false,
-    recordParams: false,
-    redact: [],
-    appendTimeoutMs: 5_000,
-  }
-}
+export type OpenAuditResult = { ok: true; audit: AuditRuntime | null } | { ok: false; message: string }
 
 export async function openAudit(config: Config, logger: Logger): Promise<OpenAuditResult> {
   const audit = effectiveAudit(config)

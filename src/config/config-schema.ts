@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { policySchema, type PolicyDocument } from '../policy/policy-schema.js'
 import { parseDuration } from './duration.js'
+import { quotaConfigSchema } from '../quota/quota-schema.js'
 
 const duration = z
   .union([z.string(), z.number().int().nonnegative()])
@@ -19,6 +20,9 @@ const duration = z
   })
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'expected a plain SQL identifier')
+
+/** An HTTP timeout: 100 ms to 10 minutes. Never 0, which Node reads as "no timeout". */
+const httpTimeout = duration.refine((ms) => ms >= 100 && ms <= 600_000, 'expected a duration from 100ms to 10m')
 
 /** `schema.function` or `function`; matched case-sensitively against the catalog. */
 const functionName = z.string().regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/)
@@ -77,6 +81,18 @@ export const limitsSchema = z
     maxSqlLength: z.number().int().min(16).max(1_000_000).default(20_000),
     /** Deepest parse tree accepted. */
     maxSqlDepth: z.number().int().min(8).max(1_000).default(100),
+    /**
+     * Cost ceiling per `query` for everyone: PostgreSQL's estimated total plan cost (EXPLAIN,
+     * never ANALYZE, run as the call's role). Above it: ERR_QUOTA_COST. A role's `maxCost` in the
+     * policy can only lower it. Absent: no ceiling unless the policy sets one.
+     */
+    maxCost: z.number().positive().finite().optional(),
+    /**
+     * The cost check, an extra EXPLAIN round trip per `query` (README, Performance). Absent: on
+     * whenever a ceiling is set (here or in the policy). `off` skips it even then: for a deployment
+     * that bounds queries by statement timeout alone and does not want the round trip.
+     */
+    costCheck: z.enum(['on', 'off']).optional(),
   })
   .strict()
 
@@ -90,8 +106,30 @@ export const httpSchema = z
     allowedOrigins: z.array(z.string().min(1)).default([]),
     /** Body cap for POST /mcp (1 MiB): a call carries one SQL statement, not a data load. */
     maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * Slowloris: a request's headers must arrive within this (10 s), or it is answered 408 and the
+     * connection closed. Checked at least once a second (never 0: 0 would turn the check off).
+     */
+    headersTimeoutMs: httpTimeout.default(10_000),
+    /**
+     * The whole request (headers and body) must arrive within this (30 s), or 408 and closed: a
+     * body that trickles in cannot hold a connection. It bounds receiving the request only; the
+     * answer is bounded by `limits.statementTimeoutMs`. At least `headersTimeoutMs`.
+     */
+    requestTimeoutMs: httpTimeout.default(30_000),
+    /** An idle keep-alive connection is closed after this (5 s). */
+    keepAliveTimeoutMs: httpTimeout.default(5_000),
+    /**
+     * Open connections per process (512). Past the cap a new connection is closed at once, without
+     * an answer; the open ones keep working. Size it with the load balancer's connection pool.
+     */
+    maxConnections: z.number().int().min(1).max(65_535).default(512),
   })
   .strict()
+  .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, {
+    message: 'headersTimeoutMs must not exceed requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  })
 
 /** A claim name: becomes part of the setting name `sqlwarden.claim.<name>`. */
 const claimName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier')
@@ -253,6 +291,12 @@ export const configSchema = z
     policy: policyRefSchema.optional(),
     /** The audit trail; see auditSchema. */
     audit: auditSchema.optional(),
+    /**
+     * Quotas: the store (memory by default; redis or postgres to share limits between replicas),
+     * defaults for every principal, and global concurrency per source. See docs/quotas.md.
+     * Absent, and no quotas in the policy: no quota is enforced.
+     */
+    quotas: quotaConfigSchema.optional(),
     /** Who is calling: the stdio principal and HTTP API keys. */
     auth: authSchema.default({ stdio: { principal: 'local', roles: ['default'] }, apiKeys: [] }),
     log: z
@@ -272,3 +316,4 @@ export type HttpConfig = z.output<typeof httpSchema>
 export type AuthConfig = z.output<typeof authSchema>
 export type AuditConfig = z.output<typeof auditSchema>
 export type OAuthConfig = z.output<typeof oauthSchema>
+export type { QuotaConfig } from '../quota/quota-schema.js'

@@ -83,6 +83,9 @@ export function loadConfig(
   for (const source of Object.values(config.sources)) {
     if (source.kind === 'postgres') Object.defineProperty(source, 'url', { enumerable: false })
   }
+  // Quota store URLs may carry a password too.
+  if (config.quotas?.redis !== undefined) Object.defineProperty(config.quotas.redis, 'url', { enumerable: false })
+  if (config.quotas?.postgres !== undefined) Object.defineProperty(config.quotas.postgres, 'url', { enumerable: false })
   return { ok: true, config: deepFreeze(config) }
 }
 
@@ -137,6 +140,9 @@ function checkCombinations(config: Config): string | null {
     if ((source.ssl?.mode === 'verify-ca' || source.ssl?.mode === 'verify-full') && source.ssl.ca === undefined) {
       return `sources.${name}.ssl.ca: required for ${source.ssl.mode}`
     }
+  }
+  for (const name of Object.keys(config.quotas?.sources ?? {})) {
+    if (!(name in config.sources)) return `quotas.sources.${name}: no source named ${name}`
   }
   const jwks = config.auth.oauth?.jwksUri
   if (jwks !== undefined) {

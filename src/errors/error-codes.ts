@@ -31,6 +31,7 @@ const catalog = {
   ERR_HTTP_BODY_TOO_LARGE: { message: 'Request body is too large', retryable: false, surface: 'http' },
   ERR_HTTP_NOT_FOUND: { message: 'Not found', retryable: false, surface: 'http' },
   ERR_HTTP_MALFORMED: { message: 'The request is not valid JSON-RPC', retryable: false, surface: 'http' },
+  ERR_HTTP_INCOMPLETE: { message: 'The request was not received completely', retryable: true, surface: 'http' },
 
   ERR_TOOL_UNKNOWN: { message: 'Unknown tool', retryable: false, surface: 'tool' },
   ERR_TOOL_INVALID_ARGUMENTS: {
@@ -40,6 +41,22 @@ const catalog = {
   },
 
   ERR_POLICY_DENIED: { message: 'The call is not permitted by policy', retryable: false, surface: 'tool' },
+
+  ERR_QUOTA_RATE: { message: 'Too many calls: the rate limit for this caller is reached', retryable: true, surface: 'tool' },
+  ERR_QUOTA_CONCURRENCY: { message: 'Too many calls at once: no slot is free', retryable: true, surface: 'tool' },
+  ERR_QUOTA_ROWS: { message: 'The row budget for this caller is used up for now', retryable: true, surface: 'tool' },
+  ERR_QUOTA_BYTES: { message: 'The byte budget for this caller is used up for now', retryable: true, surface: 'tool' },
+  ERR_QUOTA_DB_TIME: { message: 'The database time budget for this caller is used up for now', retryable: true, surface: 'tool' },
+  ERR_QUOTA_STORE_UNAVAILABLE: {
+    message: 'The quota store is unreachable, so the call is not served',
+    retryable: true,
+    surface: 'tool',
+  },
+  ERR_QUOTA_COST: {
+    message: "The query's estimated cost is above the ceiling for this call",
+    retryable: false,
+    surface: 'tool',
+  },
 
   ERR_SQL_TOO_LARGE: { message: 'The SQL text is too long', retryable: false, surface: 'tool' },
   ERR_SQL_TOO_DEEP: { message: 'The SQL is nested too deeply', retryable: false, surface: 'tool' },

@@ -3,9 +3,10 @@
  * whatever the tool, takes this path, and each stage can only narrow what happens next:
  *
  *   tool lookup → input validation → policy phase A (principal × source × tool) → source
- *     → limits → [tools carrying SQL] SQL analysis → parameter check → function policy
- *     → policy phase B (relations, columns, masks; may rewrite the statement) → tool step
- *     (execution) → outcome
+ *     → quota reservation (rates, concurrency, budgets; not for policy explain) → limits
+ *     → [tools carrying SQL] SQL analysis → parameter check → function policy
+ *     → policy phase B (relations, columns, masks; may rewrite the statement) → [query] cost
+ *     ceiling (EXPLAIN) → tool step (execution) → outcome
  *
  * Nothing reaches a database before every earlier stage has allowed it (I1). Stages return
  * Results; an exception escaping a stage is a bug and becomes ERR_INTERNAL (fail closed), with the
@@ -25,6 +26,9 @@ import type { AnyToolDefinition } from '../server/tools/tool-definition.js'
 import { findTool } from '../server/tools/tool-registry.js'
 import { analyzeSql, analyzeWriteSql } from '../sql/analyze-sql.js'
 import { checkWriteClasses, checkWriteTarget } from '../policy/write-policy.js'
+import { costCeiling, enforceCostCeiling } from '../quota/cost-ceiling.js'
+import { bytesOf, rowsOf } from '../quota/call-usage.js'
+import type { Admission, QuotaEngine } from '../quota/quota-engine.js'
 import type { QueryAnalysis } from '../sql/query-analysis.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
 import type { ConfirmationVerdict, Principal, RequestContext, WriteConfirmationRequest } from './request-context.js'
@@ -41,6 +45,8 @@ export interface PipelineDeps {
   readonly policy: CompiledPolicy
   /** The audit trail; absent or null when audit is off. Written by the server layer (write-ahead). */
   readonly audit?: AuditRuntime | null
+  /** Quotas (src/quota); absent or null when none is configured. */
+  readonly quota?: QuotaEngine | null
 }
 
 export interface ToolCall {
@@ -106,16 +112,49 @@ export interface CallDecision {
   readonly rewritten: boolean
 }
 
+/** The call's quota admission, once the quota stage granted it; released when the call ends. */
+interface QuotaHold {
+  admission: Admission | null
+}
+
 async function runKnownTool(
   deps: PipelineDeps,
   tool: AnyToolDefinition,
   call: ToolCall,
   trace: CallTrace,
 ): Promise<Result<unknown> | (Fail & { readonly inputRequired: unknown })> {
-  const decided = await decide(deps, tool, call, trace)
+  const hold: QuotaHold = { admission: null }
+  try {
+    return await runAdmittedTool(deps, tool, call, trace, hold)
+  } finally {
+    // Concurrency slots go back whatever happened (refusal, error, abort, exception).
+    hold.admission?.release()
+  }
+}
+
+async function runAdmittedTool(
+  deps: PipelineDeps,
+  tool: AnyToolDefinition,
+  call: ToolCall,
+  trace: CallTrace,
+  hold: QuotaHold,
+): Promise<Result<unknown> | (Fail & { readonly inputRequired: unknown })> {
+  const decided = await decide(deps, tool, call, trace, hold)
   if (!decided.ok) return decided
   if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
-  const { input, source, limits, analysis, grant } = decided.value
+  const { input, source, analysis, grant } = decided.value
+  // Cost ceiling (D25): EXPLAIN as the call's role, refused above the ceiling before it runs.
+  const costed = await enforceCostCeiling({
+    tool: tool.name,
+    analysis,
+    params: tool.sqlOf?.(input).params ?? [],
+    driver: source.driver,
+    limits: decided.value.limits,
+    maxCost: costCeiling(deps.limits, grant),
+    signal: call.ctx.signal,
+  })
+  if (!costed.ok) return costed
+  const limits = costed.value
   if (tool.writes === true) {
     // The last stage before a write: the user confirms exactly this statement (I13).
     const verdict = await confirmWrite(call.ctx, tool, decided.value, trace)
@@ -123,7 +162,30 @@ async function runKnownTool(
     if (verdict.kind === 'refused') return fail(verdict.code, verdict.subject === undefined ? {} : { subject: verdict.subject })
     if (call.ctx.signal.aborted) return fail('ERR_EXEC_CANCELLED')
   }
-  return tool.run(input, { ctx: call.ctx, source, limits, analysis, grant })
+  const admission = hold.admission
+  if (admission === null) return tool.run(input, { ctx: call.ctx, source, limits, analysis, grant })
+  // Budgets: the call returns at most what is left of them, and is charged what it used.
+  const capped = { ...limits, maxRows: Math.min(limits.maxRows, admission.maxRows), maxBytes: Math.min(limits.maxBytes, admission.maxBytes) }
+  return runMetered(admission, tool.writes === true, () => tool.run(input, { ctx: call.ctx, source, limits: capped, analysis, grant }))
+}
+
+/**
+ * Runs the tool step and charges the call's budgets: rows and bytes returned, and the database
+ * time measured around the step (failures included: a statement that timed out used its time).
+ * A read whose usage cannot be charged (the store went away meanwhile) is withheld: fail closed.
+ * A write has committed by then, so its result is returned.
+ */
+async function runMetered(admission: Admission, writes: boolean, run: () => Promise<Result<unknown>>): Promise<Result<unknown>> {
+  if (!admission.metered) return run()
+  const started = performance.now()
+  const result = await run()
+  const dbTimeMs = Math.ceil(performance.now() - started)
+  const charged = await admission.charge({
+    rows: result.ok ? rowsOf(result.value) : 0,
+    bytes: result.ok ? bytesOf(result.value, admission.needs) : 0,
+    dbTimeMs,
+  })
+  return !charged.ok && result.ok && !writes ? charged : result
 }
 
 /**
@@ -133,10 +195,17 @@ async function runKnownTool(
 export async function explainToolCall(deps: PipelineDeps, call: ToolCall): Promise<Result<CallDecision>> {
   const tool = findTool(call.name)
   if (tool === undefined) return fail('ERR_TOOL_UNKNOWN')
-  return decide(deps, tool, call, { source: null, analysis: null, paramCount: null })
+  // No quota hold: explaining a call reserves, takes and charges nothing.
+  return decide(deps, tool, call, { source: null, analysis: null, paramCount: null }, null)
 }
 
-async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCall, trace: CallTrace): Promise<Result<CallDecision>> {
+async function decide(
+  deps: PipelineDeps,
+  tool: AnyToolDefinition,
+  call: ToolCall,
+  trace: CallTrace,
+  hold: QuotaHold | null,
+): Promise<Result<CallDecision>> {
   const parsed = tool.inputSchema.safeParse(call.args ?? {})
   if (!parsed.success) return invalidArguments(tool, parsed.error.issues)
   const input: unknown = parsed.data
@@ -151,7 +220,24 @@ async function decide(deps: PipelineDeps, tool: AnyToolDefinition, call: ToolCal
   if (source === undefined) return fail('ERR_SOURCE_UNKNOWN')
   // The embedded demo never writes (its worker is read-only by design): refuse before asking anyone.
   if (tool.writes === true && source.kind === 'embedded') return fail('ERR_WRITE_SOURCE_READ_ONLY')
+  // Quota reservation (DESIGN §2 step 6): principal, source and tool are known; no SQL is parsed yet.
+  if (hold !== null && deps.quota) {
+    const admitted = await deps.quota.admit({
+      principal: call.ctx.principal,
+      source: sourceName,
+      tool: tool.name,
+      grantQuotas: grant.value.quotas ?? [],
+      signal: call.ctx.signal,
+    })
+    if (!admitted.ok) return admitted
+    hold.admission = admitted.value
+  }
 
+  // The policy's RLS settings join the principal's claims; a claim that says otherwise refuses.
+  const claims = call.ctx.principal.claims ?? {}
+  for (const [name, value] of Object.entries(grant.value.settings ?? {})) {
+    if (claims[name] !== undefined && claims[name] !== value) return fail('ERR_POLICY_DENIED', { subject: 'conflicting_settings' })
+  }
   const limits = callLimits(deps.limits, tool.maxRowsOf?.(input), grant.value, call.ctx.principal)
 
   let analysis: QueryAnalysis | null = null
@@ -308,7 +394,11 @@ export function callLimits(
     maxRows,
     maxBytes: config.maxBytes,
     statementTimeoutMs: Math.min(config.statementTimeoutMs, grant.statementTimeoutMs ?? Infinity),
-    identity: { dbRole: grant.dbRole, principal: principal.id, ...(principal.claims ? { claims: principal.claims } : {}) },
+    identity: {
+      dbRole: grant.dbRole,
+      principal: principal.id,
+      ...(principal.claims || grant.settings ? { claims: { ...principal.claims, ...grant.settings } } : {}),
+    },
   }
 }
 

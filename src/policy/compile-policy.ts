@@ -4,6 +4,7 @@
  * limits. No policy configured means one local user with every read tool (the stdio default).
  */
 import type { Principal } from '../pipeline/request-context.js'
+import type { QuotaSpec } from '../quota/quota-schema.js'
 import { fail, ok, type Result } from '../util/result.js'
 import { POLICY_TOOLS, POLICY_WRITE_CLASSES, type PolicyDocument, type SourceGrant } from './policy-schema.js'
 import { compileRelationRules, type RelationRules } from './relation-rules.js'
@@ -24,6 +25,18 @@ export interface ToolGrant {
    * intersection, never empty); for every other tool, none.
    */
   readonly writeClasses: ReadonlySet<WriteClass>
+  /**
+   * The strictest `maxCost` of the granting roles (EXPLAIN total cost per `query`); absent when no
+   * granting role sets one. The pipeline combines it with the config's `limits.maxCost`.
+   */
+  readonly maxCost?: number
+  /**
+   * The quotas of every granting role that sets some (docs/quotas.md): each applies, so together
+   * they are the strictest. Absent or empty: only the config's `quotas.defaults`.
+   */
+  readonly quotas?: readonly QuotaSpec[]
+  /** Session settings for row-level security from the policy (exposed like claims). */
+  readonly settings?: Readonly<Record<string, string>>
 }
 
 export type WriteClass = (typeof POLICY_WRITE_CLASSES)[number]
@@ -76,6 +89,7 @@ interface Grant {
   readonly maxRows: number | null
   readonly statementTimeoutMs: number | null
   readonly writeClasses: ReadonlySet<WriteClass>
+  readonly maxCost: number | null
 }
 
 /** The grant's write classes; `read` (or no `access`) is none. */
@@ -108,6 +122,7 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
           maxRows: g.limits?.maxRows ?? null,
           statementTimeoutMs: g.limits?.statementTimeoutMs ?? null,
           writeClasses,
+          maxCost: g.maxCost ?? null,
         }),
       )
     }
@@ -151,7 +166,20 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
         writeClasses = new Set(POLICY_WRITE_CLASSES.filter((c) => grants.every((g) => g.writeClasses.has(c))))
         if (writeClasses.size === 0) return fail('ERR_POLICY_DENIED', { subject: 'no_common_write_class' })
       }
+      // Session settings for RLS: every granting role that sets one must agree on its value.
+      const settings: Record<string, string> = {}
+      for (const g of grants) {
+        for (const [name, value] of Object.entries(g.spec.settings ?? {})) {
+          if (settings[name] !== undefined && settings[name] !== value) return fail('ERR_POLICY_DENIED', { subject: 'conflicting_settings' })
+          settings[name] = value
+        }
+      }
+      const maxCost = strictest(grants.map((g) => g.maxCost))
+      const quotas = grants.flatMap((g) => (g.spec.quotas === undefined ? [] : [g.spec.quotas]))
       return ok({
+        ...(Object.keys(settings).length === 0 ? {} : { settings: Object.freeze(settings) }),
+        ...(quotas.length === 0 ? {} : { quotas }),
+        ...(maxCost === null ? {} : { maxCost }),
         writeClasses,
         dbRole: grants[0]?.dbRole ?? null,
         maxRows: strictest(grants.map((g) => g.maxRows)),
@@ -174,6 +202,7 @@ export function compilePolicy(doc: PolicyDocument): CompiledPolicy {
           relations: compileRelationRules([g.spec]),
           functions: new Set(g.spec.functions ?? []),
           writeClasses: g.writeClasses,
+          ...(g.maxCost === null ? {} : { maxCost: g.maxCost }),
           rules: g.spec,
           role,
           source,

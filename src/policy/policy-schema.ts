@@ -18,9 +18,12 @@
  *           masks: { public.customers: { email: hash } }   # redact | hash | { partial: { keepLast: 4 } }
  *           functions: [public.fx_rate]                     # user functions this role may call
  *           access: { write: [insert, update] }             # default `read`; see docs/policy.md "Writes"
+ *           maxCost: 10000                                  # EXPLAIN cost ceiling per query (ERR_QUOTA_COST)
+ *           quotas: { calls: { limit: 20, window: 1m }, concurrency: 2 }   # docs/quotas.md
  */
 import { z } from 'zod'
 import { parseDuration } from '../config/duration.js'
+import { quotasSchema } from '../quota/quota-schema.js'
 
 /** The read tools: what a grant without `tools` gets. */
 export const POLICY_TOOLS = ['query', 'list_schemas', 'list_tables', 'describe_table', 'explain'] as const
@@ -93,6 +96,23 @@ export const sourceGrantSchema = z
     /** User functions (`schema.name`) this role may call beyond the source's reviewed defaults. */
     functions: z.array(qualifiedName).optional(),
     dbRole: identifier.optional(),
+    /**
+     * Cost ceiling per `query`: PostgreSQL's estimated total cost of the plan (EXPLAIN, never
+     * ANALYZE). Above it, ERR_QUOTA_COST with the estimate. The strictest of the config's
+     * `limits.maxCost` and every granting role's applies (README "Cost ceiling", decision D25).
+     */
+    maxCost: z.number().positive().finite().optional(),
+    /**
+     * Rates, concurrency and budgets for this role on this source (docs/quotas.md). Every granting
+     * role's quotas and the config's `quotas.defaults` apply together: the strictest wins.
+     */
+    quotas: quotasSchema.optional(),
+    /**
+     * Session settings for row-level security, set for every call of this role on this source
+     * like a principal's claims: `current_setting('sqlwarden.claim.<name>')`. A principal claim of
+     * the same name with another value, or two granting roles that disagree, refuse the call.
+     */
+    settings: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a lower-case identifier'), z.string().max(256)).optional(),
     limits: z
       .object({ maxRows: z.number().int().min(1).optional(), statementTimeoutMs: duration.optional() })
       .strict()

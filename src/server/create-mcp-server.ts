@@ -8,7 +8,6 @@
 import { Server, type InputRequiredResult } from '@modelcontextprotocol/server'
 import { z } from 'zod'
 import type { Logger } from '../log/logger.js'
-import { buildCallEvent } from '../audit/call-event.js'
 import type { CallEvent } from '../audit/audit-record.js'
 import type { ErrorCode } from '../errors/error-codes.js'
 import { runToolCall, type CallOutcome, type PipelineDeps } from '../pipeline/pipeline.js'
@@ -17,7 +16,7 @@ import type { CompiledPolicy } from '../policy/compile-policy.js'
 import { TOOLS } from './tools/tool-registry.js'
 import { errorResult, toToolResult, type ToolResult } from './to-tool-result.js'
 import { SERVER_NAME, SERVER_VERSION } from './server-info.js'
-import { createWriteConfirmer } from './write-confirmation.js'
+import type { WriteConfirmer } from '../pipeline/request-context.js'
 
 const INSTRUCTIONS =
   'sqlwarden gives governed, read-only access to SQL databases. Start with list_tables and describe_table, ' +
@@ -89,7 +88,7 @@ export function createMcpServer(env: ServerEnvironment): Server {
       signal: ctx.mcpReq.signal,
       traceparent: meta?.traceparent,
       // How a write asks the user to confirm it (elicitation, or the 2026-07-28 input-required flow).
-      confirmer: createWriteConfirmer(server, ctx),
+      confirmer: lazyConfirmer(server, ctx),
     })
     let deps: PipelineDeps
     try {
@@ -112,6 +111,7 @@ export function createMcpServer(env: ServerEnvironment): Server {
     const audit = deps.audit
     if (audit) {
       const code = codeOf(result)
+      const { buildCallEvent } = await callEventModule()
       const event = buildCallEvent(
         {
           ctx: reqCtx,
@@ -164,6 +164,7 @@ function auditMalformedToolCalls(server: Server, env: ServerEnvironment): void {
       if (m.method !== 'tools/call' || m.id === undefined || wellFormedCallParams(m.params)) return inner.call(transport, message, extra)
       void (async () => {
         const deps = await Promise.resolve(env.deps).catch(() => null)
+        const { buildCallEvent } = await callEventModule()
         const name = typeof (m.params as { name?: unknown } | undefined)?.name === 'string' ? (m.params as { name: string }).name : ''
         const reqCtx = createRequestContext({ principal: env.principal, transport: env.transport })
         if (deps?.audit) {
@@ -201,4 +202,22 @@ function wellFormedCallParams(params: unknown): boolean {
   const p = params as { name?: unknown; arguments?: unknown; _meta?: unknown }
   const objectOrAbsent = (v: unknown) => v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v))
   return typeof p.name === 'string' && objectOrAbsent(p.arguments) && objectOrAbsent(p._meta)
+}
+
+/**
+ * Modules only some calls need load on first use, not at start (cold start is module loading):
+ * the audit record builder when audit is on, the write confirmation when a write asks.
+ */
+let callEventLoading: Promise<typeof import('../audit/call-event.js')> | null = null
+function callEventModule(): Promise<typeof import('../audit/call-event.js')> {
+  return (callEventLoading ??= import('../audit/call-event.js'))
+}
+
+function lazyConfirmer(server: Server, ctx: Parameters<typeof import('./write-confirmation.js').createWriteConfirmer>[1]): WriteConfirmer {
+  return {
+    async confirm(request) {
+      const { createWriteConfirmer } = await import('./write-confirmation.js')
+      return createWriteConfirmer(server, ctx).confirm(request)
+    },
+  }
 }

@@ -8,13 +8,16 @@
  * that arrives before the sources are open and their roles checked waits for them; if they fail,
  * it is refused and the start fails as before (exit 2). No call reaches a database any earlier.
  */
-import { openAudit, type AuditRuntime } from '../audit/open-audit.js'
+import type { AuditRuntime } from '../audit/open-audit.js'
+import { effectiveAudit } from '../audit/audit-settings.js'
 import type { Config } from '../config/config-schema.js'
 import { openSources, type OpenSourcesResult } from '../exec/open-sources.js'
 import type { Logger } from '../log/logger.js'
 import type { PipelineDeps } from '../pipeline/pipeline.js'
 import { createPrincipal } from '../pipeline/request-context.js'
 import { loadPolicy } from '../policy/load-policy.js'
+import type { QuotaEngine } from '../quota/quota-engine.js'
+import { openQuota } from '../quota/open-quota.js'
 import { AnalysisCache } from '../sql/analysis-cache.js'
 import { analyzeSql } from '../sql/analyze-sql.js'
 import { loadPostgresParser } from '../sql/parser/postgres-parser.js'
@@ -42,10 +45,20 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
   const opening = openSources(config, logger, policy.policy)
   const parser = loadPostgresParser().then(() => void analyzeSql(WARM_UP_SQL, config.limits))
   // The audit trail opens alongside (its start record is written before any call can be served).
-  const auditing = openAudit(config, logger)
-  const ready = Promise.all([opening, parser, auditing]).then(async ([opened, , audit]): Promise<OpenSourcesResult> => {
+  // Its modules load only when audit is on (cold start).
+  const auditing =
+    effectiveAudit(config) === null
+      ? Promise.resolve({ ok: true as const, audit: null })
+      : import('../audit/open-audit.js').then(({ openAudit }) => openAudit(config, logger))
+  // Quotas (docs/quotas.md): a shared store connects in the background; while it is down, calls are refused.
+  const policyQuotas = policy.policy.describe().some((reach) => reach.rules.quotas !== undefined)
+  const quotas = openQuota(config.quotas, policyQuotas, logger)
+  const ready = Promise.all([opening, parser, auditing, quotas]).then(async ([opened, , audit, quota]): Promise<OpenSourcesResult> => {
+    if (opened.ok) quotaOf.set(opened.registry, quota)
+    else await quota?.close()
     if (!audit.ok) {
       if (opened.ok) await opened.registry.close()
+      await quota?.close()
       return { ok: false, message: audit.message }
     }
     if (audit.audit === null) logger.info('audit: off (sqlwarden --audit FILE, or audit: in the config, turns it on)')
@@ -82,6 +95,7 @@ export async function startSqlwarden(config: Config, logger: Logger): Promise<St
       async close() {
         await stdio.close()
         await opened.registry.close()
+        await quotaOf.get(opened.registry)?.close()
         await auditOf.get(opened.registry)?.log.close()
       },
     },
@@ -103,6 +117,7 @@ async function startHttpWhenOpen(
     http = await startHttp(deps, httpConfig, config.auth, logger)
   } catch (error) {
     await opened.registry.close()
+    await deps.quota?.close()
     await deps.audit?.log.close()
     const code = (error as { code?: string }).code
     return { ok: false, message: `http.listen: cannot listen on ${httpConfig.listen}${code ? ` (${code})` : ''}` }
@@ -116,6 +131,7 @@ async function startHttpWhenOpen(
       async close() {
         await http.close()
         await opened.registry.close()
+        await quotaOf.get(opened.registry)?.close()
         await auditOf.get(opened.registry)?.log.close()
       },
     },
@@ -128,8 +144,19 @@ function pipelineDeps(
   opened: OpenSourcesResult & { ok: true },
   policy: PipelineDeps['policy'],
 ): PipelineDeps {
-  return { sources: opened.registry, limits: config.limits, logger, analysisCache: new AnalysisCache(), policy, audit: auditOf.get(opened.registry) ?? null }
+  return {
+    sources: opened.registry,
+    limits: config.limits,
+    logger,
+    analysisCache: new AnalysisCache(),
+    policy,
+    audit: auditOf.get(opened.registry) ?? null,
+    quota: quotaOf.get(opened.registry) ?? null,
+  }
 }
+
+/** The quota engine opened with a registry (closed after it). */
+const quotaOf = new WeakMap<object, QuotaEngine | null>()
 
 /** The audit trail opened with a registry (closed after it). */
 const auditOf = new WeakMap<object, AuditRuntime | null>()

@@ -129,6 +129,8 @@ export async function startHttp(
     if (!headersAllowExchange(req)) return handleMcp(req, res)
     const text = await readBody(req, http.maxBodyBytes)
     const caller = req.auth?.extra.principal ?? null
+    // The body never completed: the request timeout cut it (Node has answered 408) or the client left.
+    if (text === undefined) return refuse(req, res, 408, 'ERR_HTTP_INCOMPLETE', caller)
     if (text === null) return refuse(req, res, 413, 'ERR_HTTP_BODY_TOO_LARGE', caller)
     let body: unknown
     try {
@@ -139,6 +141,20 @@ export async function startHttp(
         sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: Invalid JSON' }, id: null }),
       )
     }
+    // Quotas at the edge (docs/quotas.md): a tools/call whose principal has no call left in its
+    // `quotas.defaults.calls` bucket is refused before dispatch, 429 with Retry-After (audited).
+    if (deps.quota?.checksAtEdge === true && isToolCall(body)) {
+      const principal = principalOf(req.auth)
+      const verdict = await deps.quota.edgeCheck(principal)
+      if (!verdict.ok) {
+        const status = verdict.code === 'ERR_QUOTA_RATE' ? 429 : 503
+        const retryAfterMs = Number(verdict.data?.retryAfterMs ?? 1_000)
+        return refuse(req, res, status, verdict.code, principal, () => {
+          res.setHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))
+          sendJson(res, status, { error: { code: verdict.code, message: ERROR_CATALOG[verdict.code].message, retryAfterMs } })
+        })
+      }
+    }
     const route = routeBody(req, body)
     if (route.kind === 'sdk') return handleMcp(req, res, body)
     const server = serverFor(principalOf(req.auth))
@@ -147,7 +163,11 @@ export async function startHttp(
   const allowedHosts = [...LOOPBACK_NAMES, ...http.allowedHosts]
   const allowedOrigins = [...LOOPBACK_NAMES, ...http.allowedOrigins]
 
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  // Node checks the header and request timeouts on a timer (30 s by default): a slowloris could
+  // hold a connection that long past its timeout. Check at a quarter of the shorter one, within
+  // 100 ms–1 s, so the configured timeouts are what a client gets.
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, Math.floor(Math.min(http.headersTimeoutMs, http.requestTimeoutMs) / 4)))
+  const server = createServer({ connectionsCheckingInterval }, async (req: IncomingMessage, res: ServerResponse) => {
     ;(req as TimedRequest).startedAt = performance.now()
     try {
       const path = (req.url ?? '/').split('?')[0]
@@ -192,12 +212,14 @@ export async function startHttp(
       else res.destroy()
     }
   })
-  // Slow clients: a request must send its headers within 10 s and finish within the statement
-  // timeout plus a margin; idle keep-alive sockets close after 5 s.
-  server.headersTimeout = 10_000
-  server.requestTimeout = deps.limits.statementTimeoutMs + 30_000
-  server.keepAliveTimeout = 5_000
-  server.maxConnections = 512
+  // Slow clients (config `http`, test/e2e/http-limits.test.ts): headers within headersTimeoutMs
+  // (10 s) and the whole request within requestTimeoutMs (30 s), else 408 and closed; idle
+  // keep-alive connections close after keepAliveTimeoutMs (5 s); past maxConnections (512) a new
+  // connection is closed at once.
+  server.headersTimeout = http.headersTimeoutMs
+  server.requestTimeout = http.requestTimeoutMs
+  server.keepAliveTimeout = http.keepAliveTimeoutMs
+  server.maxConnections = http.maxConnections
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -220,6 +242,11 @@ export async function startHttp(
   }
 }
 
+/** A single JSON-RPC tools/call request (what the edge's quota check looks at). */
+function isToolCall(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && (body as { method?: unknown }).method === 'tools/call'
+}
+
 /** RFC 6750 §3 challenge pointing to the RFC 9728 metadata (MCP authorization spec). */
 function challenge(req: IncomingMessage, error: 'invalid_token' | 'insufficient_scope' | null, scopes: readonly string[]): string {
   const metadata = `${baseUrl(req)}/.well-known/oauth-protected-resource`
@@ -235,9 +262,12 @@ function baseUrl(req: IncomingMessage): string {
   return `http://${req.headers.host ?? 'localhost'}`
 }
 
-/** The body as text, or null when it passes `maxBytes` (the rest is drained, not kept) or the client left. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
+/**
+ * The body as text, null when it passes `maxBytes` (the rest is drained, not kept), or undefined
+ * when the request closed before its end (the request timeout, or the client left).
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null | undefined> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
     let over = false
@@ -250,8 +280,10 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null
       resolve(null)
     })
     req.once('end', () => resolve(over ? null : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8')))
-    req.once('close', () => resolve(null))
-    req.once('error', reject)
+    req.once('close', () => resolve(undefined))
+    // A cut connection (the request timeout, a reset) errors the request before it closes: the
+    // same incomplete request, audited as such, not an internal error.
+    req.once('error', () => resolve(undefined))
   })
 }
 

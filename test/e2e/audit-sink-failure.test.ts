@@ -14,13 +14,12 @@ import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { AuditLog } from '../../src/audit/audit-log.js'
-import { auditTableSql, PostgresAuditSink, readAuditTable } from '../../src/audit/postgres-audit-sink.js'
+import { PostgresAuditSink, readAuditTable } from '../../src/audit/postgres-audit-sink.js'
 import { verifyLines } from '../../src/audit/verify-audit.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
 import { assertBuilt, CLI, runCli, writeTempConfig } from '../helpers/cli-process.js'
-import { requirePostgres, uniqueName, withAdmin } from '../helpers/postgres-env.js'
-import { callEvent } from '../helpers/audit-events.js'
+import { callEvent, createAuditTable } from '../helpers/audit-events.js'
 import { startTcpProxy } from '../integration/postgres/tcp-proxy.js'
 import { call, textOf } from './tool-scenarios.js'
 
@@ -94,32 +93,20 @@ describe('audit file on a full disk', () => {
 
 describe('audit table behind a database that goes away', () => {
   let url = ''
-  const schema = uniqueName('sw_audit_fault')
-  const table = `${schema}.audit`
-  const writer = `${schema}_writer`
+  let writerUrl = ''
+  let table = ''
+  let drop: () => Promise<void> = async () => {}
 
   before(async () => {
-    url = await requirePostgres()
-    await withAdmin(url, async (c) => {
-      await c.query(`CREATE SCHEMA ${schema}`)
-      await c.query(`CREATE ROLE ${writer} LOGIN NOSUPERUSER NOBYPASSRLS`)
-      await c.query(`GRANT USAGE ON SCHEMA ${schema} TO ${writer}`)
-      await c.query(auditTableSql(table, writer))
-    })
+    ;({ url, writerUrl, table, drop } = await createAuditTable('sw_audit_fault'))
   })
 
-  after(async () => {
-    await withAdmin(url, async (c) => {
-      await c.query(`DROP SCHEMA ${schema} CASCADE`)
-      await c.query(`DROP ROLE ${writer}`)
-    })
-  })
+  after(() => drop())
 
   test('records fail while the database is unreachable, and the chain resumes after', async () => {
     const target = new URL(url)
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432))
-    const viaProxy = new URL(url)
-    viaProxy.username = writer
+    const viaProxy = new URL(writerUrl)
     viaProxy.host = `127.0.0.1:${proxy.port}`
     const log = await AuditLog.open({
       sink: new PostgresAuditSink({ url: viaProxy.toString(), table, replica: 'r1' }),

@@ -40,7 +40,15 @@ principals:
   olga: [open]
   vic: [viewer]
   mia: [analyst, narrow]
+  tess: [eu_desk]
+  sue: [eu_desk]
 roles:
+  eu_desk:
+    sources:
+      main:
+        dbRole: sw_pc_support
+        tables: { allow: [pc_app.tickets] }
+        settings: { region: eu }
   analyst:
     sources:
       main:
@@ -80,11 +88,13 @@ const PRINCIPALS: Record<string, Principal> = {
   olga: createPrincipal('olga', []),
   vic: createPrincipal('vic', []),
   mia: createPrincipal('mia', []),
+  tess: createPrincipal('tess', []),
+  sue: createPrincipal('sue', [], { region: 'us' }),
 }
 /** Roles whose results must never hold the PII canary (masked or denied PII columns). */
-const MASKED = new Set(['alice', 'vic', 'mia', 'nate', 'sam'])
+const MASKED = new Set(['alice', 'vic', 'mia', 'nate', 'sam', 'tess', 'sue'])
 /** Roles whose results must never hold the secret canary. */
-const RESTRICTED = new Set(['alice', 'nate', 'sam', 'vic', 'mia'])
+const RESTRICTED = new Set(['alice', 'nate', 'sam', 'vic', 'mia', 'tess', 'sue'])
 
 const caseSchema = z
   .object({

@@ -8,38 +8,23 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import pg from 'pg'
 import { AuditLog } from '../../../src/audit/audit-log.js'
-import { auditTableSql, PostgresAuditSink, readAuditTable } from '../../../src/audit/postgres-audit-sink.js'
+import { PostgresAuditSink, readAuditTable } from '../../../src/audit/postgres-audit-sink.js'
 import { verifyLines } from '../../../src/audit/verify-audit.js'
 import { silentLogger } from '../../../src/log/logger.js'
-import { requirePostgres, uniqueName, withAdmin } from '../../helpers/postgres-env.js'
-import { callEvent } from '../../helpers/audit-events.js'
+import { withAdmin } from '../../helpers/postgres-env.js'
+import { callEvent, createAuditTable } from '../../helpers/audit-events.js'
 
 describe('postgres audit sink', () => {
   let url = ''
   let writerUrl = ''
-  const schema = uniqueName('sw_audit')
-  const table = `${schema}.audit`
-  const writer = `${schema}_writer`
+  let table = ''
+  let drop: () => Promise<void> = async () => {}
 
   before(async () => {
-    url = await requirePostgres()
-    await withAdmin(url, async (c) => {
-      await c.query(`CREATE SCHEMA ${schema}`)
-      await c.query(`CREATE ROLE ${writer} LOGIN NOSUPERUSER NOBYPASSRLS`)
-      await c.query(`GRANT USAGE ON SCHEMA ${schema} TO ${writer}`)
-      await c.query(auditTableSql(table, writer))
-    })
-    const u = new URL(url)
-    u.username = writer
-    writerUrl = u.toString()
+    ;({ url, writerUrl, table, drop } = await createAuditTable('sw_audit'))
   })
 
-  after(async () => {
-    await withAdmin(url, async (c) => {
-      await c.query(`DROP SCHEMA ${schema} CASCADE`)
-      await c.query(`DROP ROLE ${writer}`)
-    })
-  })
+  after(() => drop())
 
   const open = (replica: string, sinkUrl = writerUrl) =>
     AuditLog.open({

@@ -23,38 +23,25 @@
  */
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
-import { STATEMENT_NAMES } from './postgres-read-sql.js'
-import { RowCollector, type FieldDescription, type PortalRows } from './postgres-row-collector.js'
+import { STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
+import type { PortalRows } from './postgres-row-collector.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
-import { TYPE_LOOKUP_SQL, type TypeCache } from './postgres-types.js'
+import type { TypeCache } from './postgres-types.js'
+import { WireQuery, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
 
 export type { PortalRows } from './postgres-row-collector.js'
+export type { PortalSettled } from './postgres-wire-query.js'
 
 /** Command tags a read may end with. Anything else means analysis let through a non-read. */
 const READ_TAG = /^(SELECT|SHOW|EXPLAIN)( |$)/
 
 const FIRST_CHUNK = 100
 
-/** The parts of pg's Connection this class writes to (pg's typings lag behind its code). */
-interface WireConnection {
-  readonly stream: { cork?: () => void; uncork?: () => void }
-  parse(msg: { text: string; name?: string }): void
-  bind(msg: { values?: (string | null)[]; statement?: string }): void
-  close(msg: { type: 'S'; name: string }): void
-  describe(msg: { type: 'P' }): void
-  execute(msg: { rows?: number }): void
-  flush(): void
-  sync(): void
-  sendCopyFail(message: string): void
-}
-
-type Step = 'begin' | 'settings' | 'user' | 'types' | 'rollback' | 'check'
-
 export interface PortalQueryConfig {
   readonly sql: string
   readonly params: readonly SqlParam[]
-  /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms), search_path, role, principal. */
-  readonly settings: readonly [string, string, string, string, string | null, string, string]
+  /** statement_timeout, lock_timeout, idle_in_transaction_session_timeout (ms), search_path, role, principal, claims. */
+  readonly settings: SettingsValues
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache
@@ -82,50 +69,18 @@ export type PortalOutcome =
   /** `unexpected`: not a server error but a reply a read must not produce (a subject name). */
   | { readonly ok: false; readonly error: unknown; readonly unexpected?: string }
 
-export interface PortalSettled {
-  /** ROLLBACK ran, the leak check found nothing and nothing unexpected happened. */
-  readonly clean: boolean
-  /** A server error cut the batch short before ROLLBACK; the driver must roll back and re-check. */
-  readonly needsRollback: boolean
-  readonly leaked: number
-}
-
-function wireValue(value: SqlParam): string | null {
-  if (value === null) return null
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  return String(value)
-}
-
-export class PortalQuery {
-  /** The caller's rows (or error), as soon as they are final. */
-  readonly result: Promise<PortalOutcome>
-  /** The connection's state once this query is finished with it. */
-  readonly settled: Promise<PortalSettled>
-
+export class PortalQuery extends WireQuery<PortalOutcome> {
   readonly #config: PortalQueryConfig
-  readonly #rows: RowCollector
-  #con: WireConnection | null = null
-  #resolveResult!: (outcome: PortalOutcome) => void
-  #resolveSettled!: (settled: PortalSettled) => void
-  #resultSent = false
-  #done = false
-  #steps: Step[] = ['begin', 'settings', 'user']
-  #finishing = false
-  #stopping = false
   #awaitingTypes = false
-  #unexpected: string | null = null
   #rounds = 0
   #requested = 0
   #lastChunk = FIRST_CHUNK
-  #leaked = 0
   /** This batch parses the named fixed statements; on a clean ReadyForQuery the session has them. */
   #parsesNamed = false
 
   constructor(config: PortalQueryConfig) {
+    super(config, 'COPY FROM STDIN is not accepted')
     this.#config = config
-    this.#rows = new RowCollector(config.maxRows, config.maxBytes, config.types)
-    this.result = new Promise((resolve) => (this.#resolveResult = resolve))
-    this.settled = new Promise((resolve) => (this.#resolveSettled = resolve))
   }
 
   /** Execute messages sent for the statement's portal (for tests and debug logs). */
@@ -138,18 +93,12 @@ export class PortalQuery {
     return this.#requested
   }
 
-  /** Stop fetching: the caller is gone and the connection will be destroyed. */
-  stop(): void {
-    this.#stopping = true
-  }
-
   submit(connection: Connection): void {
-    const con = connection as unknown as WireConnection
-    this.#con = con
+    const con = this.attach(connection)
     const { sql, params, settings, maxRows } = this.#config
     const named = this.#config.statements
     this.#parsesNamed = named !== undefined && !named.has(connection)
-    this.#corked(() => {
+    this.corked(() => {
       if (this.#parsesNamed) {
         for (const [step, name] of Object.entries(STATEMENT_NAMES) as [FixedStatement, string][]) {
           con.close({ type: 'S', name })
@@ -158,14 +107,12 @@ export class PortalQuery {
       }
       this.#fixed(con, 'begin')
       this.#fixed(con, 'settings', [...settings])
-      con.parse({ text: sql })
-      con.bind({ values: params.map(wireValue) })
-      con.describe({ type: 'P' })
+      this.writeStatement(con, sql, params)
       this.#execute(Math.min(maxRows + 1, FIRST_CHUNK))
       if (this.#config.speculative === true) {
         // Sync is on its way: an error must not send another, and #finish has nothing to write.
-        this.#finishing = true
-        this.#steps.push('rollback', 'check')
+        this.finishing = true
+        this.steps.push('rollback', 'check')
         // No Flush before ROLLBACK: the server then sends the rows, ROLLBACK's and the leak check's
         // replies and ReadyForQuery in one packet. Flushing the rows first saved the few tens of
         // microseconds ROLLBACK and the check take, but cost both processes a wake-up, a write and a
@@ -179,123 +126,78 @@ export class PortalQuery {
     })
   }
 
-  handleRowDescription(msg: { fields: readonly FieldDescription[] }): void {
-    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
-    this.#rows.describe(msg.fields)
-  }
-
-  handleDataRow(msg: { fields: (string | null)[] }): void {
-    switch (this.#steps[0]) {
-      case 'settings':
-        return
-      case 'user':
-        // Final early (a cap was hit): the caller gets its rows now, unless types are pending.
-        if (this.#rows.add(msg.fields) && this.#rows.unknownOids().length === 0) this.#sendResult()
-        return
-      case 'types':
-        return this.#config.types.addLookupRow(msg.fields)
-      case 'check':
-        this.#leaked = msg.fields.reduce((sum, f) => sum + Number(f ?? 0), 0)
-        return
-      default:
-        return this.#markUnexpected('unexpected_message')
-    }
-  }
-
   handlePortalSuspended(): void {
-    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
+    if (this.steps[0] !== 'user') return this.markUnexpected('unexpected_message')
     const limit = this.#config.maxRows + 1
     if (this.#config.speculative === true) {
       // ROLLBACK (already sent) closes the suspended portal.
-      this.#steps.shift()
-      const enough = this.#rows.done || this.#rows.received >= limit
-      return enough ? this.#speculativeResult() : this.#emitResult({ ok: false, rerun: true })
+      this.steps.shift()
+      const enough = this.collector.done || this.collector.received >= limit
+      return enough ? this.#speculativeResult() : this.emit({ ok: false, rerun: true })
     }
-    const enough = this.#rows.done || this.#rows.received >= limit || this.#requested >= limit
-    if (this.#stopping || enough || this.#unexpected !== null) return this.#finish()
-    this.#lastChunk = this.#rows.nextChunk(limit - this.#requested, this.#lastChunk)
+    const enough = this.collector.done || this.collector.received >= limit || this.#requested >= limit
+    if (this.stopping || enough || this.unexpected !== null) return this.#finish()
+    this.#lastChunk = this.collector.nextChunk(limit - this.#requested, this.#lastChunk)
     this.#execute(this.#lastChunk)
-    this.#con?.flush()
+    this.connection?.flush()
   }
 
-  handleCommandComplete(msg: { text: string }): void {
-    const step = this.#steps.shift()
+  protected userRow(fields: (string | null)[]): void {
+    // Final early (a cap was hit): the caller gets its rows now, unless types are pending.
+    if (this.collector.add(fields) && this.collector.unknownOids().length === 0) this.#sendResult()
+  }
+
+  protected commandComplete(step: Step, tag: string): void {
     if (step === 'user') {
-      if (!READ_TAG.test(msg.text)) this.#markUnexpected('unexpected_command')
+      if (!READ_TAG.test(tag)) this.markUnexpected('unexpected_command')
       if (this.#config.speculative === true) return this.#speculativeResult()
       this.#finish()
     } else if (step === 'types') {
       this.#awaitingTypes = false
-      this.#rows.retype()
+      this.collector.retype()
       this.#sendResult()
-    } else if (step === undefined) {
-      this.#markUnexpected('unexpected_message')
     }
   }
 
-  handleEmptyQuery(): void {
-    if (this.#steps[0] !== 'user') return this.#markUnexpected('unexpected_message')
-    this.#steps.shift()
-    this.#markUnexpected('empty_query')
+  protected statementDone(): void {
     this.#finish()
   }
 
-  handleCopyInResponse(connection: Connection): void {
-    this.#markUnexpected('unexpected_command')
-    const con = connection as unknown as WireConnection
-    con.sendCopyFail('COPY FROM STDIN is not accepted')
-  }
-
-  handleCopyData(): void {
-    this.#markUnexpected('unexpected_command')
-  }
-
-  /** A server ErrorResponse (pg then forgets this query) or a dead connection. */
-  handleError(error: unknown): void {
-    if (this.#done) return
-    this.#done = true
-    const step = this.#steps[0]
+  protected failed(error: unknown, step: Step | undefined): WireFailure<PortalOutcome> {
     // Whatever failed, the next call on this connection parses the fixed statements again rather
     // than trust a session that may have lost them.
-    if (this.#con !== null) this.#config.statements?.delete(this.#con)
-    // The server skips everything until Sync; in the read phase we have not sent one yet.
-    if (!this.#finishing) this.#con?.sync()
-    this.#emitResult({ ok: false, error })
-    const serverError = typeof error === 'object' && error !== null && 'severity' in error
+    const con = this.connection
+    if (con !== null) this.#config.statements?.delete(con)
     const beforeRollback = step === 'begin' || step === 'settings' || step === 'user' || step === 'types'
-    this.#resolveSettled({ clean: false, needsRollback: serverError && beforeRollback && !this.#stopping, leaked: 0 })
+    return { outcome: { ok: false, error }, mayNeedRollback: beforeRollback }
   }
 
-  handleReadyForQuery(): void {
-    if (this.#done) return
-    this.#done = true
-    const complete = this.#finishing && this.#steps.length === 0 && !this.#stopping
-    if (!this.#resultSent) this.#emitResult({ ok: false, error: new Error('read ended early'), unexpected: 'protocol' })
-    const clean = complete && this.#leaked === 0 && this.#unexpected === null
+  protected ready(): void {
+    if (!this.resultSent) this.emit({ ok: false, error: new Error('read ended early'), unexpected: 'protocol' })
     // No ErrorResponse in the batch: every Parse of the named statements succeeded.
-    if (this.#parsesNamed && this.#con !== null) this.#config.statements?.add(this.#con)
-    this.#resolveSettled({ clean, needsRollback: false, leaked: this.#leaked })
+    const con = this.connection
+    if (this.#parsesNamed && con !== null) this.#config.statements?.add(con)
   }
 
   #execute(rows: number): void {
     this.#rounds += 1
     this.#requested += rows
-    this.#con?.execute({ rows })
+    this.connection?.execute({ rows })
   }
 
   /** The statement is done (or capped): type lookup if needed, ROLLBACK, leak check, Sync. */
   #finish(): void {
-    const con = this.#con
-    if (con === null || this.#finishing) return
-    this.#finishing = true
+    const con = this.connection
+    if (con === null || this.finishing) return
+    this.finishing = true
     // A suspended portal never sends CommandComplete; ROLLBACK closes it.
-    if (this.#steps[0] === 'user') this.#steps.shift()
-    if (this.#stopping) {
-      this.#steps = []
+    if (this.steps[0] === 'user') this.steps.shift()
+    if (this.stopping) {
+      this.steps = []
       con.sync()
       return
     }
-    const unknown = this.#rows.unknownOids()
+    const unknown = this.collector.unknownOids()
     this.#awaitingTypes = unknown.length > 0
     if (this.#awaitingTypes) this.#writeFinish(con, unknown)
     else {
@@ -309,21 +211,16 @@ export class PortalQuery {
 
   #writeFinish(con: WireConnection, unknown: readonly number[]): void {
     // The connection may have failed (or the caller stopped) between the two turns.
-    if (this.#done) return
-    if (this.#stopping) {
-      this.#steps = []
+    if (this.done) return
+    if (this.stopping) {
+      this.steps = []
       con.sync()
       return
     }
-    this.#corked(() => {
-      if (unknown.length > 0) {
-        // Resolved inside the read-only transaction, under its timeouts, before ROLLBACK.
-        this.#steps.push('types')
-        con.parse({ text: TYPE_LOOKUP_SQL })
-        con.bind({ values: [`{${unknown.join(',')}}`] })
-        con.execute({})
-      }
-      this.#steps.push('rollback', 'check')
+    this.corked(() => {
+      // Resolved inside the read-only transaction, under its timeouts, before ROLLBACK.
+      if (unknown.length > 0) this.writeTypeLookup(con, unknown)
+      this.steps.push('rollback', 'check')
       this.#writeRollbackAndCheck(con)
     })
   }
@@ -347,37 +244,18 @@ export class PortalQuery {
 
   /** Speculative mode: the answer is complete unless types are unknown (resolved only in-transaction). */
   #speculativeResult(): void {
-    if (this.#rows.unknownOids().length > 0) return this.#emitResult({ ok: false, rerun: true })
+    if (this.collector.unknownOids().length > 0) return this.emit({ ok: false, rerun: true })
     this.#sendResult()
   }
 
   #sendResult(): void {
-    if (this.#resultSent) return
-    if (this.#rows.failed) this.#markUnexpected('conversion_failed')
-    if (this.#unexpected !== null) {
-      this.#emitResult({ ok: false, error: new Error('unexpected reply'), unexpected: this.#unexpected })
+    if (this.resultSent) return
+    if (this.collector.failed) this.markUnexpected('conversion_failed')
+    const unexpected = this.unexpected
+    if (unexpected !== null) {
+      this.emit({ ok: false, error: new Error('unexpected reply'), unexpected })
       return
     }
-    this.#emitResult({ ok: true, value: this.#rows.result() })
-  }
-
-  #emitResult(outcome: PortalOutcome): void {
-    if (this.#resultSent) return
-    this.#resultSent = true
-    this.#resolveResult(outcome)
-  }
-
-  #markUnexpected(subject: string): void {
-    this.#unexpected ??= subject
-  }
-
-  #corked(write: () => void): void {
-    const stream = this.#con?.stream
-    stream?.cork?.()
-    try {
-      write()
-    } finally {
-      stream?.uncork?.()
-    }
+    this.emit({ ok: true, value: this.collector.result() })
   }
 }

@@ -29,6 +29,17 @@ export const SETTINGS_SQL =
   "(SELECT pg_catalog.count(pg_catalog.set_config(pg_catalog.concat('sqlwarden.claim.', t.k), t.v, true)) " +
   'FROM pg_catalog.jsonb_each_text($7::pg_catalog.jsonb) AS t(k, v))'
 
+/** SETTINGS_SQL's parameters $1 to $7, in order (postgres-call.ts builds them for reads and writes). */
+export type SettingsValues = readonly [
+  statementTimeoutMs: string,
+  lockTimeoutMs: string,
+  idleInTransactionMs: string,
+  searchPath: string,
+  role: string | null,
+  principal: string,
+  claims: string,
+]
+
 export const ROLLBACK_SQL = 'ROLLBACK'
 
 /**

@@ -4,7 +4,7 @@
  * kept and marks the result truncated. Columns of types the TypeCache does not know yet are
  * converted as text at first and converted again (and re-measured) once the catalog has answered.
  */
-import type { ColumnInfo, JsonValue } from '../driver.js'
+import type { ColumnInfo, JsonValue, ReadResult } from '../driver.js'
 import type { PgType, TypeCache } from './postgres-types.js'
 import { convertValue } from './postgres-values.js'
 
@@ -18,6 +18,11 @@ export interface PortalRows {
   readonly rows: readonly JsonValue[][]
   readonly truncatedBy: 'rows' | 'bytes' | null
   readonly bytes: number
+}
+
+/** The rows as the core sees them (a read's answer, a write's RETURNING rows). */
+export function readResult({ columns, rows, truncatedBy, bytes }: PortalRows): ReadResult {
+  return { columns, rows, rowCount: rows.length, truncated: truncatedBy !== null, truncatedBy, bytes }
 }
 
 const TEXT_TYPE: PgType = { name: 'unknown', kind: 'text', array: false, delimiter: ',' }
