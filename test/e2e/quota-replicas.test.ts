@@ -232,7 +232,7 @@ describe('three replicas sharing a private PostgreSQL', () => {
   test('the database killed and restarted mid-run: fail closed, back within 5 s, every call audited, no leaked connections', async () => {
     await faultRun(run.replicas, run.audits, () => db.kill(), () => db.start())
     await Promise.all(run.replicas.map((r) => r.stop()))
-    for (let i = 0; i < 20 && (await storeConnections()) > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 50 && (await storeConnections()) > 0; i++) await new Promise((r) => setTimeout(r, 100))
     assert.equal(await storeConnections(), 0, 'pg_stat_activity back to baseline once the replicas stop')
   })
 })
