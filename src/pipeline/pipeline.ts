@@ -128,7 +128,7 @@ async function runKnownTool(
     return await runAdmittedTool(deps, tool, call, trace, hold)
   } finally {
     // Concurrency slots go back whatever happened (refusal, error, abort, exception).
-    hold.admission?.release()
+    await hold.admission?.release()
   }
 }
 

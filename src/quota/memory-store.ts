@@ -21,6 +21,7 @@ const SWEEP_EVERY = 4_096
 
 export class MemoryQuotaStore implements QuotaStore {
   readonly kind = 'memory' as const
+  readonly leases = null
   private readonly buckets = new Map<string, BucketState>()
   private readonly windows = new Map<string, WindowState>()
   private ops = 0

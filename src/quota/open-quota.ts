@@ -18,6 +18,7 @@ export async function openQuota(config: QuotaConfig | undefined, policyHasQuotas
     store,
     ...(config?.defaults === undefined ? {} : { defaults: config.defaults }),
     ...(config?.sources === undefined ? {} : { sources: config.sources }),
+    ...(config === undefined ? {} : { leaseTtlMs: config.leaseTtl }),
   })
 }
 

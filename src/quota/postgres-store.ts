@@ -3,6 +3,7 @@
  * are rows updated by one `INSERT … ON CONFLICT DO UPDATE` per call (the row lock makes it atomic;
  * several buckets run in one transaction, rolled back unless all allow), timed by the database's
  * clock. Budgets are rate-limiter-flexible fixed windows (`RateLimiterPostgres`) in a second table.
+ * Concurrency slots are leases in a third table, taken by one function call under advisory locks.
  *
  * Fail closed: a small pool with a 1 s connect timeout and a 1 s statement timeout; an error
  * refuses the call (ERR_QUOTA_STORE_UNAVAILABLE). Broken connections are dropped by the pool, so
@@ -11,11 +12,11 @@
 import pg from 'pg'
 import { RateLimiterPostgres } from 'rate-limiter-flexible'
 import type { Logger } from '../log/logger.js'
-import type { Budget, BudgetUse, Bucket, QuotaStore, TakeVerdict } from './quota-store.js'
+import type { Budget, BudgetUse, Bucket, QuotaStore, SlotLeases, TakeVerdict } from './quota-store.js'
 
 export interface PostgresStoreOptions {
   readonly url: string
-  /** Table name prefix: `<table>_bucket` and `<table>_window`. A plain identifier (checked by the schema). */
+  /** Name prefix: tables `<table>_bucket`, `<table>_window`, `<table>_lease`, function `<table>_acquire`. A plain identifier (checked by the schema). */
   readonly table: string
   readonly logger?: Logger
   /** Connections held at most (default 4). */
@@ -32,10 +33,14 @@ export class PostgresQuotaStore implements QuotaStore {
   private tables: Promise<void> | null = null
   private readonly limiters = new Map<string, RateLimiterPostgres>()
   private readonly takeSql: string
+  private readonly leaseTable: string
+  private readonly acquireFunction: string
 
   constructor(options: PostgresStoreOptions) {
     this.bucketTable = `${options.table}_bucket`
     this.windowTable = `${options.table}_window`
+    this.leaseTable = `${options.table}_lease`
+    this.acquireFunction = `${options.table}_acquire`
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 4,
@@ -97,6 +102,32 @@ export class PostgresQuotaStore implements QuotaStore {
     }
   }
 
+  readonly leases: SlotLeases = {
+    acquire: async (slots, lease, ttlMs) => {
+      if (slots.length === 0) return true
+      await this.ensureTables()
+      const { rows } = await this.pool.query<{ ok: boolean }>(`SELECT "${this.acquireFunction}"($1::text[], $2::int[], $3, $4) AS ok`, [
+        slots.map((s) => s.key),
+        slots.map((s) => s.limit),
+        lease,
+        Math.ceil(ttlMs),
+      ])
+      return rows[0]?.ok === true
+    },
+    renew: async (held, ttlMs) => {
+      if (held.length === 0) return
+      await this.ensureTables()
+      await this.pool.query(
+        `UPDATE "${this.leaseTable}" SET expires_at = ${NOW_MS} + $2 WHERE lease = ANY($1::text[]) AND expires_at > ${NOW_MS}`,
+        [held.map((h) => h.lease), Math.ceil(ttlMs)],
+      )
+    },
+    release: async (held) => {
+      await this.ensureTables()
+      await this.pool.query(`DELETE FROM "${this.leaseTable}" WHERE lease = $1`, [held.lease])
+    },
+  }
+
   async used(budgets: readonly Budget[]): Promise<readonly BudgetUse[]> {
     await this.ensureTables()
     return Promise.all(
@@ -112,9 +143,13 @@ export class PostgresQuotaStore implements QuotaStore {
     await Promise.all(budgets.map((b, i) => ((amounts[i] ?? 0) > 0 ? this.limiter(b).penalty(b.key, Math.ceil(amounts[i] ?? 0)) : undefined)))
   }
 
-  async close(): Promise<void> {
+  private closed: Promise<void> | null = null
+
+  /** Idempotent. */
+  close(): Promise<void> {
     clearInterval(this.sweeper)
-    await this.pool.end()
+    this.closed ??= this.pool.end()
+    return this.closed
   }
 
   /** Full buckets are forgotten an hour after they filled up (bounded table; never refuses). */
@@ -123,6 +158,7 @@ export class PostgresQuotaStore implements QuotaStore {
     this.pool
       .query(`DELETE FROM "${this.bucketTable}" WHERE at + (capacity - tokens) / per_ms < ${NOW_MS} - 3600000`)
       .catch(() => undefined)
+    this.pool.query(`DELETE FROM "${this.leaseTable}" WHERE expires_at < ${NOW_MS}`).catch(() => undefined)
   }, 300_000).unref()
 
   /** Tables on first use (retried after a failure: the database may be down at start). */
@@ -134,7 +170,11 @@ export class PostgresQuotaStore implements QuotaStore {
         `SELECT pg_advisory_xact_lock(hashtext('sqlwarden-quota-tables'));
          CREATE TABLE IF NOT EXISTS "${this.bucketTable}" (key text PRIMARY KEY, capacity float8 NOT NULL, per_ms float8 NOT NULL,
            tokens float8 NOT NULL, at float8 NOT NULL, ok boolean NOT NULL);
-         CREATE TABLE IF NOT EXISTS "${this.windowTable}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint);`,
+         CREATE TABLE IF NOT EXISTS "${this.windowTable}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint);
+         CREATE TABLE IF NOT EXISTS "${this.leaseTable}" (key text NOT NULL, lease text NOT NULL, expires_at float8 NOT NULL,
+           PRIMARY KEY (key, lease));
+         CREATE INDEX IF NOT EXISTS "${this.leaseTable}_by_lease" ON "${this.leaseTable}" (lease);
+         ${this.acquireSql()}`,
       )
       .then(
         () => undefined,
@@ -144,6 +184,32 @@ export class PostgresQuotaStore implements QuotaStore {
         },
       )
     return this.tables
+  }
+
+  /**
+   * Concurrency leases, all slots or none, in one round trip. The advisory locks (taken in key
+   * order, so two callers never deadlock) serialise every acquire of a slot across replicas; each
+   * statement of a VOLATILE PL/pgSQL function takes a fresh snapshot, so the count after the lock
+   * sees every lease committed before it.
+   */
+  private acquireSql(): string {
+    return `CREATE OR REPLACE FUNCTION "${this.acquireFunction}"(p_keys text[], p_limits int[], p_lease text, p_ttl float8)
+      RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        now_ms float8;
+        n int;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('sqlwarden-lease'), hashtext(k)) FROM unnest(p_keys) AS k ORDER BY k;
+        now_ms := extract(epoch FROM clock_timestamp()) * 1000;
+        DELETE FROM "${this.leaseTable}" WHERE key = ANY(p_keys) AND expires_at <= now_ms;
+        FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+          SELECT count(*) INTO n FROM "${this.leaseTable}" WHERE key = p_keys[i];
+          IF n >= p_limits[i] THEN RETURN false; END IF;
+        END LOOP;
+        INSERT INTO "${this.leaseTable}" (key, lease, expires_at) SELECT k, p_lease, now_ms + p_ttl FROM unnest(p_keys) AS k;
+        RETURN true;
+      END
+      $fn$;`
   }
 
   private limiter(b: Budget): RateLimiterPostgres {

@@ -2,7 +2,8 @@
  * The quota stage (DESIGN §2 step 6): after policy phase A has named the principal, source and
  * tool, and before the SQL is analysed. In order, cheapest first:
  *
- *   1. per-principal concurrency (this process; refused at once above it),
+ *   1. per-principal concurrency (counted in this process first; with a shared store, then as
+ *      leases in the store, so the limit holds across replicas; refused at once above it),
  *   2. budgets (rows, bytes, database time): is the current window already used up?
  *   3. rates (calls per principal, per tool): token buckets, all or nothing,
  *   4. the source's global concurrency (this process; bounded FIFO queue with a deadline).
@@ -12,12 +13,13 @@
  * call: ERR_QUOTA_STORE_UNAVAILABLE (fail closed). Refusals where waiting helps carry
  * `data.retryAfterMs`. Reference: docs/quotas.md.
  */
+import { randomBytes } from 'node:crypto'
 import type { Principal } from '../pipeline/request-context.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
-import { PrincipalCounter, SourceGate, type Release } from './concurrency-gate.js'
+import { CONCURRENCY_RETRY_MS, PrincipalCounter, SourceGate, type Release } from './concurrency-gate.js'
 import { bucketOf, planQuotas, principalKey, type BudgetKind, type PlannedBudget } from './quota-plan.js'
 import type { QuotaSpec, SourceConcurrencySpec } from './quota-schema.js'
-import type { QuotaStore } from './quota-store.js'
+import type { HeldLease, QuotaStore, SlotLeases } from './quota-store.js'
 
 /** The retry hint when the store is down: it is probed again on the next call. */
 export const STORE_RETRY_MS = 1_000
@@ -46,8 +48,8 @@ export interface Admission {
   /** Which usage the budgets need (bytes are measured only when a bytes budget applies). */
   readonly needs: ReadonlySet<BudgetKind>
   charge(usage: CallUsage): Promise<Result<void>>
-  /** Idempotent. */
-  release(): void
+  /** Idempotent; resolves once the slots are back (it never rejects). */
+  release(): Promise<void> | void
 }
 
 const CODES: Record<BudgetKind, Fail['code']> = { rows: 'ERR_QUOTA_ROWS', bytes: 'ERR_QUOTA_BYTES', dbTime: 'ERR_QUOTA_DB_TIME' }
@@ -57,16 +59,30 @@ export interface QuotaEngineOptions {
   readonly store: QuotaStore
   readonly defaults?: QuotaSpec
   readonly sources?: Readonly<Record<string, SourceConcurrencySpec>>
+  /** How long a concurrency lease in a shared store outlives its last renewal (default 30 s). */
+  readonly leaseTtlMs?: number
 }
+
+/** The default lease lifetime: a replica that dies holds its principals' slots at most this long. */
+export const LEASE_TTL_MS = 30_000
 
 export class QuotaEngine {
   readonly store: QuotaStore
   private readonly defaults: QuotaSpec | undefined
   private readonly gates = new Map<string, SourceGate>()
   private readonly principals = new PrincipalCounter()
+  private readonly leases: SlotLeases | null
+  /** Leases of the calls in flight, renewed every third of their lifetime. */
+  private readonly held = new Map<string, HeldLease>()
+  private readonly leaseTtlMs: number
+  private readonly leasePrefix = randomBytes(9).toString('base64url')
+  private leaseSeq = 0
+  private renewer: ReturnType<typeof setInterval> | undefined
 
   constructor(options: QuotaEngineOptions) {
     this.store = options.store
+    this.leases = options.store.leases
+    this.leaseTtlMs = options.leaseTtlMs ?? LEASE_TTL_MS
     this.defaults = options.defaults
     for (const [name, spec] of Object.entries(options.sources ?? {})) {
       this.gates.set(name, new SourceGate(spec.maxConcurrency, spec.queue, spec.queueTimeout))
@@ -83,10 +99,24 @@ export class QuotaEngine {
     const slot = this.principals.acquire(plan.slots)
     if (!slot.ok) return slot
     const releases: Release[] = [slot.value]
-    const releaseAll = () => {
+    let shared: HeldLease | null = null
+    const releaseAll = (): Promise<void> | void => {
       for (const r of releases.splice(0)) r()
+      const lease = shared
+      shared = null
+      if (lease !== null) return this.releaseLease(lease)
     }
     try {
+      if (this.leases !== null && plan.slots.length > 0) {
+        const lease: HeldLease = { lease: `${this.leasePrefix}:${++this.leaseSeq}`, keys: plan.slots.map((s) => s.key) }
+        if (!(await this.leases.acquire(plan.slots, lease.lease, this.leaseTtlMs))) {
+          await releaseAll()
+          return fail('ERR_QUOTA_CONCURRENCY', { subject: 'principal', data: { retryAfterMs: CONCURRENCY_RETRY_MS } })
+        }
+        shared = lease
+        this.held.set(lease.lease, lease)
+        this.renewing()
+      }
       let maxRows = Infinity
       let maxBytes = Infinity
       if (plan.budgets.length > 0) {
@@ -94,7 +124,7 @@ export class QuotaEngine {
         for (const [i, b] of plan.budgets.entries()) {
           const use = uses[i] ?? { used: 0, resetInMs: 0 }
           if (use.used >= b.limit) {
-            releaseAll()
+            await releaseAll()
             return fail(CODES[b.kind], { data: { retryAfterMs: Math.max(1, use.resetInMs) } })
           }
           if (b.kind === 'rows') maxRows = Math.min(maxRows, b.limit - use.used)
@@ -104,7 +134,7 @@ export class QuotaEngine {
       if (plan.buckets.length > 0) {
         const taken = await this.store.take(plan.buckets, 1, 1)
         if (!taken.ok) {
-          releaseAll()
+          await releaseAll()
           return fail('ERR_QUOTA_RATE', { data: { retryAfterMs: Math.max(1, taken.retryAfterMs) } })
         }
       }
@@ -112,16 +142,47 @@ export class QuotaEngine {
       if (gate !== undefined) {
         const entered = await gate.acquire(req.signal)
         if (!entered.ok) {
-          releaseAll()
+          await releaseAll()
           return entered
         }
         releases.push(entered.value)
       }
       return ok(this.admission(plan.budgets, maxRows, maxBytes, releaseAll))
     } catch (error) {
-      releaseAll()
+      await releaseAll()
       return fail('ERR_QUOTA_STORE_UNAVAILABLE', { data: { retryAfterMs: STORE_RETRY_MS }, cause: error })
     }
+  }
+
+  /** Concurrency leases held in the shared store by calls in flight here (tests and metrics). */
+  get leasesHeld(): number {
+    return this.held.size
+  }
+
+  /**
+   * Gives a lease back. A store that cannot answer keeps it until it expires: the slot stays taken
+   * a little longer (a refusal, never an excess), so the error is not the caller's.
+   */
+  private async releaseLease(lease: HeldLease): Promise<void> {
+    this.held.delete(lease.lease)
+    if (this.held.size === 0) this.stopRenewing()
+    await this.leases?.release(lease).catch(() => undefined)
+  }
+
+  private renewing(): void {
+    if (this.renewer !== undefined) return
+    this.renewer = setInterval(() => {
+      if (this.held.size === 0) return this.stopRenewing()
+      // A failed renewal is retried on the next tick; leases outlive two missed ticks.
+      this.leases?.renew([...this.held.values()], this.leaseTtlMs).catch(() => undefined)
+    }, Math.max(10, Math.floor(this.leaseTtlMs / 3)))
+    this.renewer.unref()
+  }
+
+  private stopRenewing(): void {
+    if (this.renewer === undefined) return
+    clearInterval(this.renewer)
+    this.renewer = undefined
   }
 
   /**
@@ -145,10 +206,11 @@ export class QuotaEngine {
   }
 
   close(): Promise<void> {
+    this.stopRenewing()
     return this.store.close()
   }
 
-  private admission(budgets: readonly PlannedBudget[], maxRows: number, maxBytes: number, release: () => void): Admission {
+  private admission(budgets: readonly PlannedBudget[], maxRows: number, maxBytes: number, release: () => Promise<void> | void): Admission {
     const store = this.store
     const needs = budgets.length === 0 ? NO_NEEDS : new Set(budgets.map((b) => b.kind))
     return {

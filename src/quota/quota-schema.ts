@@ -77,6 +77,11 @@ export const quotaConfigSchema = z
     postgres: z.object({ url: z.string().min(1), table: identifier.default('sqlwarden_quota') }).strict().optional(),
     /** Quotas every principal gets, whatever its roles; combined with a grant's to the strictest. */
     defaults: quotasSchema.optional(),
+    /**
+     * Shared stores: how long a concurrency lease outlives its last renewal (renewed every third of
+     * it while the call runs). A replica that dies holds its principals' slots at most this long.
+     */
+    leaseTtl: quotaDuration.refine((ms) => ms >= 1_000 && ms <= 600_000, 'between 1s and 10m').default(30_000),
     /** Global concurrency per source (per replica), by source name. */
     sources: z.record(identifier, sourceConcurrencySchema).optional(),
   })

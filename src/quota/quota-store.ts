@@ -31,8 +31,38 @@ export interface BudgetUse {
   readonly resetInMs: number
 }
 
+/** A concurrency slot: at most `limit` calls in flight under `key`. */
+export interface Slot {
+  readonly key: string
+  readonly limit: number
+}
+
+/** The leases one call holds: its id and the slot keys it holds them under. */
+export interface HeldLease {
+  readonly lease: string
+  readonly keys: readonly string[]
+}
+
+/**
+ * Concurrency slots shared by replicas, as leases: a lease lives `ttlMs` from when it was taken or
+ * last renewed, so the slots of a replica that died come free by themselves after at most `ttlMs`,
+ * and a replica renews the leases of its calls in flight well before that.
+ */
+export interface SlotLeases {
+  /** All or nothing: one lease under every slot when each has fewer than `limit` live ones; true when taken. */
+  acquire(slots: readonly Slot[], lease: string, ttlMs: number): Promise<boolean>
+  /** Extends leases still held by `ttlMs` from now (a lease that already expired stays gone). */
+  renew(held: readonly HeldLease[], ttlMs: number): Promise<void>
+  release(held: HeldLease): Promise<void>
+}
+
 export interface QuotaStore {
   readonly kind: 'memory' | 'redis' | 'postgres'
+  /**
+   * Concurrency shared by replicas; null for the memory store, whose process-local count is exact
+   * (the engine always counts in-process first, and asks the store only when that count admits).
+   */
+  readonly leases: SlotLeases | null
   /**
    * All or nothing: when every bucket holds at least `need` tokens, takes `cost` from each and
    * answers ok; otherwise takes nothing. `need 1, cost 0` asks without taking (the HTTP edge).

@@ -2,7 +2,8 @@
  * The Redis store: quotas shared by every replica pointed at the same Redis. Token buckets run as
  * one Lua script over every key of a call (atomic, all or nothing, one round trip), timed by Redis's
  * own clock (`TIME`), so replicas with skewed clocks still agree. Budgets are rate-limiter-flexible
- * fixed windows (`RateLimiterRedis`: whole seconds, rounded up).
+ * fixed windows (`RateLimiterRedis`: whole seconds, rounded up). Concurrency slots are leases in a
+ * sorted set per slot, scored by their expiry on Redis's clock.
  *
  * Fail closed: no offline queue, short connect and command timeouts, so a call never waits on a
  * Redis that is gone: it is refused (ERR_QUOTA_STORE_UNAVAILABLE), and served again as soon as the
@@ -11,7 +12,7 @@
 import { Redis } from 'ioredis'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Logger } from '../log/logger.js'
-import type { Budget, BudgetUse, Bucket, QuotaStore, TakeVerdict } from './quota-store.js'
+import type { Budget, BudgetUse, Bucket, QuotaStore, SlotLeases, TakeVerdict } from './quota-store.js'
 
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
@@ -45,6 +46,47 @@ end
 return {1, 0}
 `
 
+/**
+ * Concurrency leases: one sorted set per slot, member = lease id, score = expiry (Redis's clock).
+ * Expired leases are dropped before counting; all slots or none are taken.
+ * KEYS: slot keys. ARGV: ttl ms, lease id, then each slot's limit.
+ */
+const ACQUIRE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + i]) then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now + ttl, ARGV[2])
+  if redis.call('PTTL', KEYS[i]) < ttl + 1000 then redis.call('PEXPIRE', KEYS[i], ttl + 1000) end
+end
+return 1
+`
+
+/** KEYS: slot keys. ARGV: ttl ms, then the lease id held under each key. Only live leases are extended (XX). */
+const RENEW_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local expiry = redis.call('ZSCORE', KEYS[i], ARGV[1 + i])
+  if expiry and tonumber(expiry) > now then
+    redis.call('ZADD', KEYS[i], 'XX', now + ttl, ARGV[1 + i])
+    if redis.call('PTTL', KEYS[i]) < ttl + 1000 then redis.call('PEXPIRE', KEYS[i], ttl + 1000) end
+  end
+end
+return 1
+`
+
+/** KEYS: slot keys. ARGV: the lease id. */
+const RELEASE_SCRIPT = `
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+`
+
 export interface RedisStoreOptions {
   readonly url: string
   /** Key prefix (tests use one per run). */
@@ -52,7 +94,12 @@ export interface RedisStoreOptions {
   readonly logger?: Logger
 }
 
-type TakeClient = Redis & { swTake(numKeys: number, ...args: (string | number)[]): Promise<[number, number]> }
+type TakeClient = Redis & {
+  swTake(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>
+  swAcquire(numKeys: number, ...args: (string | number)[]): Promise<number>
+  swRenew(numKeys: number, ...args: (string | number)[]): Promise<number>
+  swRelease(numKeys: number, ...args: (string | number)[]): Promise<number>
+}
 
 export class RedisQuotaStore implements QuotaStore {
   readonly kind = 'redis' as const
@@ -81,7 +128,33 @@ export class RedisQuotaStore implements QuotaStore {
       down = false
     })
     client.defineCommand('swTake', { lua: TAKE_SCRIPT })
+    client.defineCommand('swAcquire', { lua: ACQUIRE_SCRIPT })
+    client.defineCommand('swRenew', { lua: RENEW_SCRIPT })
+    client.defineCommand('swRelease', { lua: RELEASE_SCRIPT })
     this.client = client as TakeClient
+  }
+
+  readonly leases: SlotLeases = {
+    acquire: async (slots, lease, ttlMs) => {
+      if (slots.length === 0) return true
+      const args: (string | number)[] = slots.map((s) => this.slotKey(s.key))
+      args.push(Math.ceil(ttlMs), lease)
+      for (const s of slots) args.push(s.limit)
+      return (await this.client.swAcquire(slots.length, ...args)) === 1
+    },
+    renew: async (held, ttlMs) => {
+      const keys = held.flatMap((h) => h.keys.map((k) => this.slotKey(k)))
+      if (keys.length === 0) return
+      await this.client.swRenew(keys.length, ...keys, Math.ceil(ttlMs), ...held.flatMap((h) => h.keys.map(() => h.lease)))
+    },
+    release: async (held) => {
+      if (held.keys.length === 0) return
+      await this.client.swRelease(held.keys.length, ...held.keys.map((k) => this.slotKey(k)), held.lease)
+    },
+  }
+
+  private slotKey(key: string): string {
+    return `${this.prefix}:cs:${key}`
   }
 
   async take(buckets: readonly Bucket[], need: number, cost: number): Promise<TakeVerdict> {

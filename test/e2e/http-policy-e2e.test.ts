@@ -6,15 +6,12 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import pg from 'pg'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { generateApiKey, hashApiKey } from '../../src/auth/api-keys.js'
-import { ADMIN_URL, E2E_SCHEMA, READER_ROLE, readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML } from '../helpers/e2e-fixture.js'
+import { ANALYST_ROLE, E2E_SCHEMA, readerUrl, setupE2eDatabase, SHOP_SOURCE_YAML, SUPPORT_ROLE } from '../helpers/e2e-fixture.js'
 import { runCli, startHttpCli, writeTempConfig, type HttpServerProcess } from '../helpers/cli-process.js'
 import { assertRefused, call, textOf } from './tool-scenarios.js'
 
-const ANALYST_ROLE = 'sw_e2e_analyst'
-const SUPPORT_ROLE = 'sw_e2e_support'
 const aliceKey = generateApiKey()
 const bobKey = generateApiKey()
 let server: HttpServerProcess
@@ -39,26 +36,6 @@ function configFor(policyFile: string): string {
 
 before(async () => {
   await setupE2eDatabase()
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  try {
-    for (const role of [ANALYST_ROLE, SUPPORT_ROLE]) {
-      await admin.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$`)
-      await admin.query(`GRANT ${role} TO ${READER_ROLE}`)
-      await admin.query(`GRANT USAGE ON SCHEMA ${E2E_SCHEMA} TO ${role}`)
-    }
-    await admin.query(`CREATE TABLE ${E2E_SCHEMA}.tickets (id int PRIMARY KEY, assignee text NOT NULL, subject text NOT NULL)`)
-    await admin.query(`INSERT INTO ${E2E_SCHEMA}.tickets VALUES (1, 'alice', 'a'), (2, 'bob', 'b'), (3, 'bob', 'c')`)
-    await admin.query(`ALTER TABLE ${E2E_SCHEMA}.tickets ENABLE ROW LEVEL SECURITY`)
-    await admin.query(`CREATE POLICY mine ON ${E2E_SCHEMA}.tickets USING (assignee = current_setting('sqlwarden.principal', true))`)
-    await admin.query(`CREATE TABLE ${E2E_SCHEMA}.accounts (id int PRIMARY KEY, region text NOT NULL)`)
-    await admin.query(`INSERT INTO ${E2E_SCHEMA}.accounts VALUES (1, 'north'), (2, 'south'), (3, 'north')`)
-    await admin.query(`ALTER TABLE ${E2E_SCHEMA}.accounts ENABLE ROW LEVEL SECURITY`)
-    await admin.query(`CREATE POLICY by_region ON ${E2E_SCHEMA}.accounts USING (region = current_setting('sqlwarden.claim.region', true))`)
-    await admin.query(`GRANT SELECT ON ${E2E_SCHEMA}.tickets, ${E2E_SCHEMA}.orders, ${E2E_SCHEMA}.accounts TO ${ANALYST_ROLE}, ${SUPPORT_ROLE}`)
-  } finally {
-    await admin.end()
-  }
   const policy = writeTempConfig(
     [
       'version: 1',

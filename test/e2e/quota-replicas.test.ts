@@ -2,7 +2,8 @@
  * Replicas share quotas (issue 5): three HTTP replicas of the real CLI on loopback ports, pointed at
  * one store (a private Redis, then a private PostgreSQL), driven by several clients at once. The
  * calls admitted across all replicas stay within the global limit (token buckets in the store are
- * atomic: the tolerance is the refill during the run, here under one token). Then the store is
+ * atomic: the tolerance is the refill during the run, here under one token), and so do a
+ * principal's calls in flight (concurrency leases in the store). Then the store is
  * killed mid-run and restarted: no replica crashes, calls are refused while it is down (fail
  * closed: HTTP 503 at the edge or ERR_QUOTA_STORE_UNAVAILABLE as a tool result), served again
  * within 5 s of its return, the store's connections go back to baseline, and every call has its
@@ -20,6 +21,9 @@ import { ADMIN_URL } from '../helpers/e2e-fixture.js'
 import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from '../helpers/private-stores.js'
 
 const PRINCIPALS = ['alice', 'bob', 'carol', 'dave'] as const
+/** A principal of the `slow` role: at most 2 calls in flight, over every replica together. */
+const SLOW = 'erin'
+const GATE_TABLE = 'sqlwarden_quota_e2e_gate'
 const keyOf = (p: string) => `swk_quota_e2e_${p}_0123456789abcdef0123456789`
 const LIMIT = 30
 const ROLE = 'sqlwarden_quota_e2e'
@@ -40,6 +44,11 @@ async function setupRole(): Promise<string> {
         END IF;
       EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
       END $$`)
+    await admin.query(`DO $$ BEGIN
+        CREATE TABLE IF NOT EXISTS public.${GATE_TABLE} (x int);
+      EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;
+      END $$`)
+    await admin.query(`GRANT SELECT ON public.${GATE_TABLE} TO ${ROLE}`)
   } finally {
     await admin.end()
   }
@@ -56,10 +65,12 @@ function configFor(storeYaml: string, auditFile: string): string {
       'auth:',
       '  apiKeys:',
       ...PRINCIPALS.map((p) => `    - { principal: ${p}, roles: [analyst], hash: "${hashApiKey(keyOf(p))}" }`),
+      `    - { principal: ${SLOW}, roles: [slow], hash: "${hashApiKey(keyOf(SLOW))}" }`,
       'policy:',
       '  version: 1',
       '  roles:',
       '    analyst: { sources: { shop: { tools: [query] } } }',
+      '    slow: { sources: { shop: { tools: [query], quotas: { concurrency: 2 } } } }',
       'quotas:',
       storeYaml,
       '  defaults:',
@@ -78,7 +89,7 @@ interface Answer {
 }
 
 let nextId = 1
-async function callQuery(url: string, principal: string): Promise<Answer> {
+async function callQuery(url: string, principal: string, sql = 'SELECT 1 AS one'): Promise<Answer> {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -87,7 +98,7 @@ async function callQuery(url: string, principal: string): Promise<Answer> {
       authorization: `Bearer ${keyOf(principal)}`,
       'mcp-protocol-version': '2025-06-18',
     },
-    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'query', arguments: { sql: 'SELECT 1 AS one' } } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'query', arguments: { sql } } }),
   })
   const text = await res.text()
   if (res.status !== 200) {
@@ -166,6 +177,40 @@ async function faultRun(
   assert.equal(auditedCalls(audits) - baseline, sent, 'every call has its audit record')
 }
 
+/**
+ * Six calls of one principal (concurrency 2), two on each replica, all waiting on a table lock
+ * held by an admin: two are admitted over all replicas together and the other four are refused
+ * at once, while the two still wait. Counted per replica (before leases), six would be admitted.
+ */
+async function concurrencyAcrossReplicas(replicas: readonly HttpServerProcess[]): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query('BEGIN')
+    await admin.query(`LOCK TABLE public.${GATE_TABLE} IN ACCESS EXCLUSIVE MODE`)
+    const settled: Answer[] = []
+    const calls = replicas.flatMap((r) =>
+      [0, 1].map(async () => {
+        const a = await callQuery(r.url, SLOW, `SELECT count(*) AS n FROM public.${GATE_TABLE}`)
+        settled.push(a)
+        return a
+      }),
+    )
+    const deadline = Date.now() + 4_000
+    while (settled.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+    assert.equal(settled.length, 4, 'four calls answered while two wait on the lock')
+    assert.ok(settled.every((a) => a.code === 'ERR_QUOTA_CONCURRENCY'), JSON.stringify(settled))
+    await admin.query('COMMIT')
+    const answers = await Promise.all(calls)
+    assert.equal(answers.filter((a) => a.code === null).length, 2, 'two admitted across three replicas')
+    // Their slots are back: the principal is served again on every replica.
+    for (const r of replicas) assert.equal((await callQuery(r.url, SLOW)).code, null)
+  } finally {
+    await admin.query('ROLLBACK').catch(() => undefined)
+    await admin.end()
+  }
+}
+
 function assertWithinLimit(answers: readonly (Answer & { principal?: string })[], principals: readonly string[]): void {
   for (const p of principals) {
     const mine = answers.filter((a) => a.principal === p)
@@ -196,6 +241,8 @@ describe('three replicas sharing a private Redis', () => {
     const answers = await drive(run.replicas, ['alice', 'bob'], 20)
     assertWithinLimit(answers, ['alice', 'bob'])
   })
+
+  test('per-principal concurrency holds across all replicas', () => concurrencyAcrossReplicas(run.replicas))
 
   test('Redis killed and restarted mid-run: fail closed, back within 5 s, every call audited', async () => {
     await faultRun(run.replicas, run.audits, () => redis.kill(), () => redis.start())
@@ -228,6 +275,8 @@ describe('three replicas sharing a private PostgreSQL', () => {
     assertWithinLimit(answers, ['alice', 'bob'])
     assert.ok((await storeConnections()) <= 3 * 4, 'each replica holds at most its pool of 4')
   })
+
+  test('per-principal concurrency holds across all replicas', () => concurrencyAcrossReplicas(run.replicas))
 
   test('the database killed and restarted mid-run: fail closed, back within 5 s, every call audited, no leaked connections', async () => {
     await faultRun(run.replicas, run.audits, () => db.kill(), () => db.start())

@@ -50,6 +50,12 @@ export interface EmbeddedDriverOptions {
 const DEFAULT_GRACE_MS = 250
 const DEFAULT_CATALOG_TIMEOUT_MS = 10_000
 const STALE_DRIVER_CLOSE_MS = 2_000
+/**
+ * How much longer a queued call waits when its wait ran out while the worker was restarting: a
+ * restart (after a timeout, say) is a known, short outage, and a loaded machine can take seconds
+ * for it; the calls behind it are served after it instead of failing.
+ */
+const RESTART_WAIT_MS = 15_000
 /** setTimeout fires at once for anything longer (a 32-bit millisecond count). */
 const MAX_TIMER_MS = 2_147_483_647
 
@@ -87,6 +93,8 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
   let innerGeneration = -1
   let closed = false
   let busy = false
+  /** True while the worker restarts after a call, holding the slot. */
+  let restartHeld = false
   const waiters: Waiter[] = []
 
   /** Waits for the call slot, at most `waitMs`; null when granted. */
@@ -105,7 +113,16 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
       }
       const waiter: Waiter = { grant: () => settle(closed ? unavailable('closed') : null) }
       const onAbort = () => settle(fail('ERR_EXEC_CANCELLED'))
-      const timer = setTimeout(() => settle(unavailable(`queued longer than ${waitMs} ms`)), timerMs(waitMs))
+      let extended = false
+      const expire = () => {
+        if (restartHeld && !extended) {
+          extended = true
+          timer = setTimeout(expire, RESTART_WAIT_MS)
+          return
+        }
+        settle(unavailable(`queued longer than ${waitMs} ms`))
+      }
+      let timer = setTimeout(expire, timerMs(waitMs))
       signal?.addEventListener('abort', onAbort, { once: true })
       waiters.push(waiter)
     })
@@ -209,7 +226,13 @@ export function createEmbeddedDriver(options: EmbeddedDriverOptions): SourceDriv
     } finally {
       // The answer goes back now; the next call waits until the worker is fresh.
       if (after === null) release()
-      else void after.finally(release)
+      else {
+        restartHeld = true
+        void after.finally(() => {
+          restartHeld = false
+          release()
+        })
+      }
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * The shared stores against real Redis and PostgreSQL on loopback: two store instances (as two
  * replicas would hold) share every bucket and budget, token buckets stay exact under concurrent
- * takes (atomic: a Lua script; a row-locking upsert), and a store that is killed fails closed and
+ * takes (atomic: a Lua script; a row-locking upsert), concurrency leases are shared, exact and
+ * expire unless renewed, and a store that is killed fails closed and
  * serves again within 5 s of its return, without leaking connections.
  */
 import { after, describe, test } from 'node:test'
@@ -49,6 +50,64 @@ async function sharedBudgets(a: QuotaStore, b: QuotaStore): Promise<void> {
   assert.ok((useA?.resetInMs ?? 0) > 55_000 && (useA?.resetInMs ?? 0) <= 60_000)
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function leasesOf(store: QuotaStore) {
+  assert.ok(store.leases !== null, `${store.kind} shares concurrency`)
+  return store.leases
+}
+
+/** Concurrency leases taken on one instance count on the other; exactly `limit` under a concurrent rush. */
+async function sharedSlots(a: QuotaStore, b: QuotaStore): Promise<void> {
+  const la = leasesOf(a)
+  const lb = leasesOf(b)
+  const slot = { key: `slot-${run}`, limit: 2 }
+  assert.equal(await la.acquire([slot], 'l1', 10_000), true)
+  assert.equal(await lb.acquire([slot], 'l2', 10_000), true)
+  assert.equal(await la.acquire([slot], 'l3', 10_000), false, 'the limit holds across instances')
+  assert.equal(await lb.acquire([slot], 'l3', 10_000), false)
+  await lb.release({ lease: 'l1', keys: [slot.key] })
+  assert.equal(await la.acquire([slot], 'l3', 10_000), true, 'a released slot is free on every instance')
+
+  const rush = { key: `rush-${run}`, limit: 7 }
+  const taken = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? la : lb).acquire([rush], `r${i}`, 10_000)))
+  assert.equal(taken.filter(Boolean).length, 7, 'exactly the limit under 100 concurrent acquires')
+}
+
+async function slotsAllOrNothing(a: QuotaStore, b: QuotaStore): Promise<void> {
+  const wide = { key: `swide-${run}`, limit: 5 }
+  const narrow = { key: `snarrow-${run}`, limit: 1 }
+  assert.equal(await leasesOf(a).acquire([wide, narrow], 'n1', 10_000), true)
+  for (let i = 0; i < 3; i++) assert.equal(await leasesOf(b).acquire([wide, narrow], `n${i + 2}`, 10_000), false)
+  let left = 0
+  for (let i = 0; i < 10; i++) if (await leasesOf(b).acquire([wide], `w${i}`, 10_000)) left++
+  assert.equal(left, 4, 'a refused acquire took nothing from the wide slot')
+}
+
+/** A lease nobody renews (its replica died) frees its slot after its TTL; renewed leases stay. */
+async function leaseLifetime(a: QuotaStore, b: QuotaStore): Promise<void> {
+  const dead = { key: `dead-${run}`, limit: 1 }
+  assert.equal(await leasesOf(a).acquire([dead], 'gone', 400), true)
+  assert.equal(await leasesOf(b).acquire([dead], 'next', 400), false)
+  await sleep(550)
+  assert.equal(await leasesOf(b).acquire([dead], 'next', 10_000), true, 'expired: the slot is free again')
+
+  const live = { key: `live-${run}`, limit: 1 }
+  const held = { lease: 'renewed', keys: [live.key] }
+  assert.equal(await leasesOf(a).acquire([live], held.lease, 400), true)
+  for (let i = 0; i < 5; i++) {
+    await sleep(150)
+    await leasesOf(a).renew([held], 400)
+  }
+  assert.equal(await leasesOf(b).acquire([live], 'other', 400), false, 'renewed past its first TTL: still held')
+
+  const late = { key: `late-${run}`, limit: 1 }
+  assert.equal(await leasesOf(a).acquire([late], 'late', 200), true)
+  await sleep(350)
+  await leasesOf(a).renew([{ lease: 'late', keys: [late.key] }], 10_000)
+  assert.equal(await leasesOf(b).acquire([late], 'taker', 10_000), true, 'a renewal after expiry does not bring the lease back')
+}
+
 /** Calls a store until it answers again; returns how long that took. */
 async function recovery(store: QuotaStore, key: string): Promise<number> {
   const started = Date.now()
@@ -78,6 +137,9 @@ describe('redis store', () => {
   })
   test('several buckets: all or nothing', () => allOrNothing(a, b))
   test('budgets are shared', () => sharedBudgets(a, b))
+  test('concurrency leases are shared, exact under a rush', () => sharedSlots(a, b))
+  test('concurrency leases: all or nothing', () => slotsAllOrNothing(a, b))
+  test('concurrency leases expire unless renewed', () => leaseLifetime(a, b))
 
   test('killed: refused fast (fail closed); restarted: served again within 5 s', async () => {
     const redis = await startPrivateRedis()
@@ -89,6 +151,7 @@ describe('redis store', () => {
         const t0 = Date.now()
         await assert.rejects(store.take([bucketOf('k', { limit: 1_000, window: 60_000 })], 1, 1))
         await assert.rejects(store.used([{ key: 'w', limit: 10, windowMs: 1_000 }]))
+        await assert.rejects(leasesOf(store).acquire([{ key: 's', limit: 1 }], 'x', 1_000))
         assert.ok(Date.now() - t0 < 2_500, 'a dead store answers quickly, never hangs')
       }
       await redis.start()
@@ -111,13 +174,17 @@ describe('postgres store', async () => {
     await b.close()
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
-    await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window"`)
+    await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"`)
+    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire"`)
     await admin.end()
   })
 
   test('two instances share a bucket exactly under 200 concurrent takes', () => exactUnderConcurrency(a, b))
   test('several buckets: all or nothing', () => allOrNothing(a, b))
   test('budgets are shared', () => sharedBudgets(a, b))
+  test('concurrency leases are shared, exact under a rush', () => sharedSlots(a, b))
+  test('concurrency leases: all or nothing', () => slotsAllOrNothing(a, b))
+  test('concurrency leases expire unless renewed', () => leaseLifetime(a, b))
 
   test('a private database killed and restarted: fail closed, back within 5 s, no leaked connections', async () => {
     const db = await startPrivatePostgres()

@@ -201,6 +201,7 @@ test('a store that fails denies the call (ERR_QUOTA_STORE_UNAVAILABLE) before an
   let down = true
   const broken: QuotaStore = {
     kind: 'redis',
+    leases: null,
     take: async () => {
       if (down) throw new Error('connection refused')
       return { ok: true, retryAfterMs: 0 }
@@ -221,6 +222,7 @@ test('a store that fails denies the call (ERR_QUOTA_STORE_UNAVAILABLE) before an
 test('a read whose usage cannot be charged is withheld (fail closed)', async () => {
   const store: QuotaStore = {
     kind: 'redis',
+    leases: null,
     take: async () => ({ ok: true, retryAfterMs: 0 }),
     used: async (b) => b.map(() => ({ used: 0, resetInMs: 0 })),
     charge: async () => {
