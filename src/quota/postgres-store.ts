@@ -49,6 +49,9 @@ export class PostgresQuotaStore implements QuotaStore {
       statement_timeout: 1_000,
       query_timeout: 2_000,
       application_name: 'sqlwarden-quota',
+      // Quota state is short-lived: a commit need not wait for its WAL flush (a crash of the store
+      // loses at most its last moments of counts, never its consistency).
+      options: '-c synchronous_commit=off',
     })
     let down = false
     this.pool.on('error', () => {
