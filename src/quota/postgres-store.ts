@@ -23,6 +23,8 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number
 }
 
+const UNDEFINED_TABLE = '42P01'
+const UNDEFINED_FUNCTION = '42883'
 const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::float8`
 
 export class PostgresQuotaStore implements QuotaStore {
@@ -79,71 +81,91 @@ export class PostgresQuotaStore implements QuotaStore {
       RETURNING key, ok, tokens, per_ms`
   }
 
-  async take(buckets: readonly Bucket[], need: number, cost: number): Promise<TakeVerdict> {
-    if (buckets.length === 0) return { ok: true, retryAfterMs: 0 }
-    await this.ensureTables()
-    const values = [buckets.map((b) => b.key), buckets.map((b) => b.capacity), buckets.map((b) => b.perMs), need, cost]
-    const verdict = (rows: { ok: boolean; tokens: number; per_ms: number }[]): TakeVerdict => {
-      let wait = 0
-      for (const r of rows) if (!r.ok) wait = Math.max(wait, Math.max(1, Math.ceil((need - r.tokens) / r.per_ms - 1e-9)))
-      return { ok: wait === 0 && rows.every((r) => r.ok), retryAfterMs: wait }
-    }
-    if (buckets.length === 1) return verdict((await this.pool.query(this.takeSql, values)).rows)
-    // Several buckets: all or nothing.
-    const client = await this.pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      const result = verdict((await client.query(this.takeSql, values)).rows)
-      await client.query(result.ok ? 'COMMIT' : 'ROLLBACK')
-      return result
-    } catch (error) {
-      broken = error as Error
-      throw error
-    } finally {
-      client.release(broken)
-    }
+  take(buckets: readonly Bucket[], need: number, cost: number): Promise<TakeVerdict> {
+    if (buckets.length === 0) return Promise.resolve({ ok: true, retryAfterMs: 0 })
+    return this.withTables(async () => {
+      const values = [buckets.map((b) => b.key), buckets.map((b) => b.capacity), buckets.map((b) => b.perMs), need, cost]
+      const verdict = (rows: { ok: boolean; tokens: number; per_ms: number }[]): TakeVerdict => {
+        let wait = 0
+        for (const r of rows) if (!r.ok) wait = Math.max(wait, Math.max(1, Math.ceil((need - r.tokens) / r.per_ms - 1e-9)))
+        return { ok: wait === 0 && rows.every((r) => r.ok), retryAfterMs: wait }
+      }
+      if (buckets.length === 1) return verdict((await this.pool.query(this.takeSql, values)).rows)
+      // Several buckets: all or nothing.
+      const client = await this.pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const result = verdict((await client.query(this.takeSql, values)).rows)
+        await client.query(result.ok ? 'COMMIT' : 'ROLLBACK')
+        return result
+      } catch (error) {
+        broken = error as Error
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    })
   }
 
   readonly leases: SlotLeases = {
-    acquire: async (slots, lease, ttlMs) => {
-      if (slots.length === 0) return true
-      await this.ensureTables()
-      const { rows } = await this.pool.query<{ ok: boolean }>(`SELECT "${this.acquireFunction}"($1::text[], $2::int[], $3, $4) AS ok`, [
-        slots.map((s) => s.key),
-        slots.map((s) => s.limit),
-        lease,
-        Math.ceil(ttlMs),
-      ])
-      return rows[0]?.ok === true
+    acquire: (slots, lease, ttlMs) => {
+      if (slots.length === 0) return Promise.resolve(true)
+      return this.withTables(async () => {
+        const { rows } = await this.pool.query<{ ok: boolean }>(`SELECT "${this.acquireFunction}"($1::text[], $2::int[], $3, $4) AS ok`, [
+          slots.map((s) => s.key),
+          slots.map((s) => s.limit),
+          lease,
+          Math.ceil(ttlMs),
+        ])
+        return rows[0]?.ok === true
+      })
     },
-    renew: async (held, ttlMs) => {
-      if (held.length === 0) return
-      await this.ensureTables()
-      await this.pool.query(
-        `UPDATE "${this.leaseTable}" SET expires_at = ${NOW_MS} + $2 WHERE lease = ANY($1::text[]) AND expires_at > ${NOW_MS}`,
-        [held.map((h) => h.lease), Math.ceil(ttlMs)],
-      )
+    renew: (held, ttlMs) => {
+      if (held.length === 0) return Promise.resolve()
+      return this.withTables(async () => {
+        await this.pool.query(
+          `UPDATE "${this.leaseTable}" SET expires_at = ${NOW_MS} + $2 WHERE lease = ANY($1::text[]) AND expires_at > ${NOW_MS}`,
+          [held.map((h) => h.lease), Math.ceil(ttlMs)],
+        )
+      })
     },
-    release: async (held) => {
-      await this.ensureTables()
-      await this.pool.query(`DELETE FROM "${this.leaseTable}" WHERE lease = $1`, [held.lease])
-    },
+    release: (held) =>
+      this.withTables(async () => {
+        await this.pool.query(`DELETE FROM "${this.leaseTable}" WHERE lease = $1`, [held.lease])
+      }),
   }
 
-  async used(budgets: readonly Budget[]): Promise<readonly BudgetUse[]> {
-    await this.ensureTables()
-    return Promise.all(
-      budgets.map(async (b) => {
-        const res = await this.limiter(b).get(b.key)
-        return res === null ? { used: 0, resetInMs: 0 } : { used: res.consumedPoints, resetInMs: Math.max(0, res.msBeforeNext) }
-      }),
+  used(budgets: readonly Budget[]): Promise<readonly BudgetUse[]> {
+    return this.withTables(() =>
+      Promise.all(
+        budgets.map(async (b) => {
+          const res = await this.limiter(b).get(b.key)
+          return res === null ? { used: 0, resetInMs: 0 } : { used: res.consumedPoints, resetInMs: Math.max(0, res.msBeforeNext) }
+        }),
+      ),
     )
   }
 
-  async charge(budgets: readonly Budget[], amounts: readonly number[]): Promise<void> {
+  charge(budgets: readonly Budget[], amounts: readonly number[]): Promise<void> {
+    return this.withTables(async () => {
+      await Promise.all(budgets.map((b, i) => ((amounts[i] ?? 0) > 0 ? this.limiter(b).penalty(b.key, Math.ceil(amounts[i] ?? 0)) : undefined)))
+    })
+  }
+
+  /**
+   * Runs `op` once the tables exist. If they have gone (dropped by hand, or a restored or crashed
+   * database lost them), the call fails (fail closed) and the next one creates them again.
+   */
+  private async withTables<T>(op: () => Promise<T>): Promise<T> {
     await this.ensureTables()
-    await Promise.all(budgets.map((b, i) => ((amounts[i] ?? 0) > 0 ? this.limiter(b).penalty(b.key, Math.ceil(amounts[i] ?? 0)) : undefined)))
+    try {
+      return await op()
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (code === UNDEFINED_TABLE || code === UNDEFINED_FUNCTION) this.tables = null
+      throw error
+    }
   }
 
   private closed: Promise<void> | null = null
@@ -168,9 +190,11 @@ export class PostgresQuotaStore implements QuotaStore {
   private ensureTables(): Promise<void> {
     this.tables ??= this.pool
       // One simple-protocol message is one transaction: the advisory lock serialises replicas
-      // creating the tables at once (CREATE TABLE IF NOT EXISTS alone races on pg_type).
+      // creating the tables at once (CREATE TABLE IF NOT EXISTS alone races on pg_type). The
+      // tables are committed durably (the counts in them are not: see the pool's options).
       .query(
-        `SELECT pg_advisory_xact_lock(hashtext('sqlwarden-quota-tables'));
+        `SET LOCAL synchronous_commit = on;
+         SELECT pg_advisory_xact_lock(hashtext('sqlwarden-quota-tables'));
          CREATE TABLE IF NOT EXISTS "${this.bucketTable}" (key text PRIMARY KEY, capacity float8 NOT NULL, per_ms float8 NOT NULL,
            tokens float8 NOT NULL, at float8 NOT NULL, ok boolean NOT NULL);
          CREATE TABLE IF NOT EXISTS "${this.windowTable}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint);

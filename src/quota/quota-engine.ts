@@ -6,7 +6,8 @@
  *      leases in the store, so the limit holds across replicas; refused at once above it),
  *   2. budgets (rows, bytes, database time): is the current window already used up?
  *   3. rates (calls per principal, per tool): token buckets, all or nothing,
- *   4. the source's global concurrency (this process; bounded FIFO queue with a deadline).
+ *   4. the source's global concurrency (this process: bounded FIFO queue with a deadline; with a
+ *      shared store, then a lease in the store, so the limit holds over every replica).
  *
  * After the tool ran, the pipeline charges what the call actually used (rows, bytes, measured
  * database time) and releases the slots, always (finally). A store that cannot answer denies the
@@ -63,6 +64,10 @@ export interface QuotaEngineOptions {
   readonly leaseTtlMs?: number
 }
 
+/** Backoff of a call waiting for a source slot held on other replicas. */
+const SOURCE_POLL_MIN_MS = 10
+const SOURCE_POLL_MAX_MS = 100
+
 /** The default lease lifetime: a replica that dies holds its principals' slots at most this long. */
 export const LEASE_TTL_MS = 30_000
 
@@ -99,23 +104,20 @@ export class QuotaEngine {
     const slot = this.principals.acquire(plan.slots)
     if (!slot.ok) return slot
     const releases: Release[] = [slot.value]
-    let shared: HeldLease | null = null
+    const shared: HeldLease[] = []
     const releaseAll = (): Promise<void> | void => {
       for (const r of releases.splice(0)) r()
-      const lease = shared
-      shared = null
-      if (lease !== null) return this.releaseLease(lease)
+      const leases = shared.splice(0)
+      if (leases.length > 0) return Promise.all(leases.map((l) => this.releaseLease(l))).then(() => undefined)
     }
     try {
       if (this.leases !== null && plan.slots.length > 0) {
-        const lease: HeldLease = { lease: `${this.leasePrefix}:${++this.leaseSeq}`, keys: plan.slots.map((s) => s.key) }
+        const lease = this.newLease(plan.slots.map((s) => s.key))
         if (!(await this.leases.acquire(plan.slots, lease.lease, this.leaseTtlMs))) {
           await releaseAll()
           return fail('ERR_QUOTA_CONCURRENCY', { subject: 'principal', data: { retryAfterMs: CONCURRENCY_RETRY_MS } })
         }
-        shared = lease
-        this.held.set(lease.lease, lease)
-        this.renewing()
+        shared.push(this.hold(lease))
       }
       let maxRows = Infinity
       let maxBytes = Infinity
@@ -140,18 +142,69 @@ export class QuotaEngine {
       }
       const gate = this.gates.get(req.source)
       if (gate !== undefined) {
+        const queuedAt = performance.now()
         const entered = await gate.acquire(req.signal)
         if (!entered.ok) {
           await releaseAll()
           return entered
         }
         releases.push(entered.value)
+        if (this.leases !== null) {
+          const lease = await this.sourceLease(this.leases, req.source, gate, queuedAt, req.signal)
+          if (!lease.ok) {
+            await releaseAll()
+            return lease
+          }
+          shared.push(this.hold(lease.value))
+        }
       }
       return ok(this.admission(plan.budgets, maxRows, maxBytes, releaseAll))
     } catch (error) {
       await releaseAll()
       return fail('ERR_QUOTA_STORE_UNAVAILABLE', { data: { retryAfterMs: STORE_RETRY_MS }, cause: error })
     }
+  }
+
+  /**
+   * The source's slot over every replica: a lease under `src:<source>` with the gate's limit. When
+   * the other replicas hold every slot, the call waits as it would in the local queue: only when
+   * the gate has a queue, and until its `queueTimeout` (counted from when the call asked the local
+   * gate), polling the store with a short backoff. Across replicas the wait is not FIFO.
+   */
+  private async sourceLease(
+    leases: SlotLeases,
+    source: string,
+    gate: SourceGate,
+    queuedAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Result<HeldLease>> {
+    const slot = { key: `src:${source}`, limit: gate.maxConcurrency }
+    const lease = this.newLease([slot.key])
+    let pause = SOURCE_POLL_MIN_MS
+    for (;;) {
+      if (await leases.acquire([slot], lease.lease, this.leaseTtlMs)) return ok(lease)
+      if (gate.queue === 0) {
+        return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_full', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, Math.ceil(gate.queueTimeoutMs / 4)) } })
+      }
+      const left = queuedAt + gate.queueTimeoutMs - performance.now()
+      if (left <= 0) {
+        return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_timeout', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, gate.queueTimeoutMs) } })
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
+      if (signal?.aborted === true) return fail('ERR_EXEC_CANCELLED')
+      pause = Math.min(pause * 2, SOURCE_POLL_MAX_MS)
+    }
+  }
+
+  private newLease(keys: readonly string[]): HeldLease {
+    return { lease: `${this.leasePrefix}:${++this.leaseSeq}`, keys }
+  }
+
+  /** Keeps a taken lease alive (renewed) until it is released. */
+  private hold(lease: HeldLease): HeldLease {
+    this.held.set(lease.lease, lease)
+    this.renewing()
+    return lease
   }
 
   /** Concurrency leases held in the shared store by calls in flight here (tests and metrics). */

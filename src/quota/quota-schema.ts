@@ -54,7 +54,7 @@ export const quotasSchema = z
   })
   .strict()
 
-/** Global concurrency of one source in this process, with a bounded FIFO wait queue. */
+/** Global concurrency of one source (over every replica with a shared store), with a bounded FIFO wait queue. */
 export const sourceConcurrencySchema = z
   .object({
     maxConcurrency: z.number().int().min(1).max(10_000),
@@ -82,7 +82,7 @@ export const quotaConfigSchema = z
      * it while the call runs). A replica that dies holds its principals' slots at most this long.
      */
     leaseTtl: quotaDuration.refine((ms) => ms >= 1_000 && ms <= 600_000, 'between 1s and 10m').default(30_000),
-    /** Global concurrency per source (per replica), by source name. */
+    /** Global concurrency per source (over every replica with a shared store), by source name. */
     sources: z.record(identifier, sourceConcurrencySchema).optional(),
   })
   .strict()

@@ -3,7 +3,8 @@
  * over one shared store (real Redis, then real PostgreSQL). The principal's `concurrency` counts the
  * calls in flight on every replica together; a call that outlives the lease TTL keeps its slot
  * (renewed); a replica that dies without releasing frees its slots within the TTL; a store that
- * cannot answer refuses the call (fail closed) and leaks no local slot.
+ * cannot answer refuses the call (fail closed) and leaks no local slot. The source's global
+ * concurrency (`quotas.sources`) holds over the replicas too, with its queue and deadline.
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -115,7 +116,47 @@ async function deadReplicaFreesSlots(store: () => QuotaStore, ttl: number): Prom
   }
 }
 
-describe('per-principal concurrency across replicas, shared Redis', () => {
+function sourceEngines(store: () => QuotaStore, queue: number): [QuotaEngine, QuotaEngine] {
+  const make = () => new QuotaEngine({ store: store(), sources: { shop: { maxConcurrency: 2, queue, queueTimeout: 800 } } })
+  return [make(), make()]
+}
+
+/** The source's `maxConcurrency` counts every principal's calls on every replica. */
+async function sourceLimitAcrossReplicas(store: () => QuotaStore): Promise<void> {
+  const [a, b] = sourceEngines(store, 0)
+  const [qa, qb] = sourceEngines(store, 4)
+  await Promise.all([a, b, qa, qb].map((e) => ready(e.store)))
+  try {
+    const first = admitted(await admit(a, `p1-${run}`))
+    const second = admitted(await admit(b, `p2-${run}`))
+    const full = await admit(a, `p3-${run}`)
+    assert.equal(!full.ok && full.subject, 'source_queue_full', 'no queue: refused at once although this replica runs one call')
+    await first.release()
+    await admitted(await admit(a, `p3-${run}`)).release()
+    await second.release()
+
+    // With a queue: a call waits for a slot freed on another replica, and is refused at its deadline.
+    const x = admitted(await admit(qa, `q1-${run}`))
+    const y = admitted(await admit(qa, `q2-${run}`))
+    const t0 = performance.now()
+    const waiting = admit(qb, `q3-${run}`)
+    await sleep(200)
+    await x.release()
+    const served = admitted(await waiting)
+    const waited = performance.now() - t0
+    assert.ok(waited >= 190 && waited < 700, `served once the other replica released (${Math.round(waited)} ms)`)
+    const t1 = performance.now()
+    const late = await admit(qb, `q4-${run}`)
+    assert.equal(!late.ok && late.subject, 'source_queue_timeout')
+    assert.ok(performance.now() - t1 >= 790, 'after its queueTimeout')
+    await y.release()
+    await served.release()
+  } finally {
+    for (const e of [a, b, qa, qb]) await e.close()
+  }
+}
+
+describe('concurrency across replicas, shared Redis', () => {
   const TTL = 600
   const stores: QuotaStore[] = []
   const store = () => {
@@ -134,6 +175,7 @@ describe('per-principal concurrency across replicas, shared Redis', () => {
   test('the limit counts the calls in flight on every replica', () => limitAcrossReplicas(a, b))
   test('a call longer than the lease TTL keeps its slot (renewed)', () => longCallKeepsItsSlot(a, b, TTL))
   test('a replica that dies frees its slots within the TTL', () => deadReplicaFreesSlots(store, TTL))
+  test('the source’s global concurrency holds over every replica (queue and deadline)', () => sourceLimitAcrossReplicas(store))
   test('a store that cannot answer refuses (fail closed) and the local slot comes back', async () => {
     const dead = new QuotaEngine({ store: new RedisQuotaStore({ url: 'redis://127.0.0.1:1' }), defaults: { concurrency: 1 } })
     try {
@@ -147,7 +189,7 @@ describe('per-principal concurrency across replicas, shared Redis', () => {
   })
 })
 
-describe('per-principal concurrency across replicas, shared PostgreSQL', async () => {
+describe('concurrency across replicas, shared PostgreSQL', async () => {
   const TTL = 600
   const url = await requirePostgres()
   const table = `sw_quota_cc_${run}`
@@ -170,4 +212,5 @@ describe('per-principal concurrency across replicas, shared PostgreSQL', async (
   test('the limit counts the calls in flight on every replica', () => limitAcrossReplicas(a, b))
   test('a call longer than the lease TTL keeps its slot (renewed)', () => longCallKeepsItsSlot(a, b, TTL))
   test('a replica that dies frees its slots within the TTL', () => deadReplicaFreesSlots(store, TTL))
+  test('the source’s global concurrency holds over every replica (queue and deadline)', () => sourceLimitAcrossReplicas(store))
 })

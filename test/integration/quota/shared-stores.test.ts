@@ -115,8 +115,8 @@ async function recovery(store: QuotaStore, key: string): Promise<number> {
     try {
       await store.take([bucketOf(key, { limit: 1_000, window: 60_000 })], 1, 1)
       return Date.now() - started
-    } catch {
-      if (Date.now() - started > 15_000) throw new Error('no recovery within 15 s')
+    } catch (error) {
+      if (Date.now() - started > 15_000) throw new Error(`no recovery within 15 s: ${String(error)}`)
       await new Promise((r) => setTimeout(r, 100))
     }
   }
@@ -185,6 +185,25 @@ describe('postgres store', async () => {
   test('concurrency leases are shared, exact under a rush', () => sharedSlots(a, b))
   test('concurrency leases: all or nothing', () => slotsAllOrNothing(a, b))
   test('concurrency leases expire unless renewed', () => leaseLifetime(a, b))
+
+  test('tables that vanish (dropped, or lost with a crashed database) are created again: one call fails, the next works', async () => {
+    const gone = `sw_quota_gone_${run}`
+    const store = new PostgresQuotaStore({ url, table: gone })
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      const bucket = bucketOf('k', { limit: 1_000, window: 60_000 })
+      assert.equal((await store.take([bucket], 1, 1)).ok, true)
+      await admin.query(`DROP TABLE "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION "${gone}_acquire"`)
+      await assert.rejects(store.take([bucket], 1, 1), 'fails closed while they are missing')
+      assert.equal((await store.take([bucket], 1, 1)).ok, true)
+      assert.equal(await leasesOf(store).acquire([{ key: 's', limit: 1 }], 'l', 1_000), true)
+    } finally {
+      await store.close()
+      await admin.query(`DROP TABLE IF EXISTS "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION IF EXISTS "${gone}_acquire"`)
+      await admin.end()
+    }
+  })
 
   test('a private database killed and restarted: fail closed, back within 5 s, no leaked connections', async () => {
     const db = await startPrivatePostgres()
