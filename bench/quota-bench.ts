@@ -75,7 +75,7 @@ try {
   const pg = (await import('pg')).default
   const admin = new pg.Client({ connectionString: process.env.SQLWARDEN_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' })
   await admin.connect()
-  await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"; DROP FUNCTION IF EXISTS "${table}_acquire"`)
+  await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"; DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`)
   await admin.end()
 } catch (error) {
   console.log(`postgres: skipped (${(error as Error).message})`)

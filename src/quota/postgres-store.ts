@@ -1,8 +1,7 @@
 /**
  * The PostgreSQL store: quotas shared by every replica pointed at the same database. Token buckets
- * are rows updated by one `INSERT … ON CONFLICT DO UPDATE` per call (the row lock makes it atomic;
- * several buckets run in one transaction, rolled back unless all allow), timed by the database's
- * clock. Budgets are rate-limiter-flexible fixed windows (`RateLimiterPostgres`) in a second table.
+ * are rows taken by one PL/pgSQL function call per call (advisory locks on the buckets make it
+ * atomic, all or nothing, in one round trip), timed by the database's clock. Budgets are rate-limiter-flexible fixed windows (`RateLimiterPostgres`) in a second table.
  * Concurrency slots are leases in a third table, taken by one function call under advisory locks.
  *
  * Fail closed: a small pool with a 1 s connect timeout and a 1 s statement timeout; an error
@@ -34,7 +33,7 @@ export class PostgresQuotaStore implements QuotaStore {
   private readonly windowTable: string
   private tables: Promise<void> | null = null
   private readonly limiters = new Map<string, RateLimiterPostgres>()
-  private readonly takeSql: string
+  private readonly takeFunction: string
   private readonly leaseTable: string
   private readonly acquireFunction: string
 
@@ -43,6 +42,7 @@ export class PostgresQuotaStore implements QuotaStore {
     this.windowTable = `${options.table}_window`
     this.leaseTable = `${options.table}_lease`
     this.acquireFunction = `${options.table}_acquire`
+    this.takeFunction = `${options.table}_take`
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 4,
@@ -65,46 +65,18 @@ export class PostgresQuotaStore implements QuotaStore {
       if (down) options.logger?.info('quota store (postgres) reachable again')
       down = false
     })
-    // $1 keys, $2 capacities, $3 refill per ms, $4 need, $5 cost. `ok` is computed on the row as it
-    // is locked (the conflict path sees the latest version), so concurrent callers never both win.
-    this.takeSql = `
-      WITH input AS (SELECT k, c, p FROM unnest($1::text[], $2::float8[], $3::float8[]) AS i(k, c, p) ORDER BY k)
-      INSERT INTO "${this.bucketTable}" AS b (key, capacity, per_ms, tokens, at, ok)
-        SELECT k, c, p, CASE WHEN c >= $4 THEN c - $5 ELSE c END, ${NOW_MS}, c >= $4 FROM input
-      ON CONFLICT (key) DO UPDATE SET
-        capacity = EXCLUDED.capacity,
-        per_ms = EXCLUDED.per_ms,
-        ok = least(EXCLUDED.capacity, b.tokens + greatest(0, EXCLUDED.at - b.at) * EXCLUDED.per_ms) >= $4 - 1e-9,
-        tokens = greatest(0, least(EXCLUDED.capacity, b.tokens + greatest(0, EXCLUDED.at - b.at) * EXCLUDED.per_ms)
-          - CASE WHEN least(EXCLUDED.capacity, b.tokens + greatest(0, EXCLUDED.at - b.at) * EXCLUDED.per_ms) >= $4 - 1e-9 THEN $5 ELSE 0 END),
-        at = EXCLUDED.at
-      RETURNING key, ok, tokens, per_ms`
   }
 
   take(buckets: readonly Bucket[], need: number, cost: number): Promise<TakeVerdict> {
     if (buckets.length === 0) return Promise.resolve({ ok: true, retryAfterMs: 0 })
     return this.withTables(async () => {
-      const values = [buckets.map((b) => b.key), buckets.map((b) => b.capacity), buckets.map((b) => b.perMs), need, cost]
-      const verdict = (rows: { ok: boolean; tokens: number; per_ms: number }[]): TakeVerdict => {
-        let wait = 0
-        for (const r of rows) if (!r.ok) wait = Math.max(wait, Math.max(1, Math.ceil((need - r.tokens) / r.per_ms - 1e-9)))
-        return { ok: wait === 0 && rows.every((r) => r.ok), retryAfterMs: wait }
-      }
-      if (buckets.length === 1) return verdict((await this.pool.query(this.takeSql, values)).rows)
-      // Several buckets: all or nothing.
-      const client = await this.pool.connect()
-      let broken: Error | undefined
-      try {
-        await client.query('BEGIN')
-        const result = verdict((await client.query(this.takeSql, values)).rows)
-        await client.query(result.ok ? 'COMMIT' : 'ROLLBACK')
-        return result
-      } catch (error) {
-        broken = error as Error
-        throw error
-      } finally {
-        client.release(broken)
-      }
+      const { rows } = await this.pool.query<{ ok: boolean; tokens: number; per_ms: number }>(
+        `SELECT r_ok AS ok, r_tokens AS tokens, r_per_ms AS per_ms FROM "${this.takeFunction}"($1::text[], $2::float8[], $3::float8[], $4, $5)`,
+        [buckets.map((b) => b.key), buckets.map((b) => b.capacity), buckets.map((b) => b.perMs), need, cost],
+      )
+      let wait = 0
+      for (const r of rows) if (!r.ok) wait = Math.max(wait, Math.max(1, Math.ceil((need - r.tokens) / r.per_ms - 1e-9)))
+      return { ok: wait === 0 && rows.length === buckets.length && rows.every((r) => r.ok), retryAfterMs: wait }
     })
   }
 
@@ -201,7 +173,8 @@ export class PostgresQuotaStore implements QuotaStore {
          CREATE TABLE IF NOT EXISTS "${this.leaseTable}" (key text NOT NULL, lease text NOT NULL, expires_at float8 NOT NULL,
            PRIMARY KEY (key, lease));
          CREATE INDEX IF NOT EXISTS "${this.leaseTable}_by_lease" ON "${this.leaseTable}" (lease);
-         ${this.acquireSql()}`,
+         ${this.acquireSql()}
+         ${this.takeSql()}`,
       )
       .then(
         () => undefined,
@@ -235,6 +208,41 @@ export class PostgresQuotaStore implements QuotaStore {
         END LOOP;
         INSERT INTO "${this.leaseTable}" (key, lease, expires_at) SELECT k, p_lease, now_ms + p_ttl FROM unnest(p_keys) AS k;
         RETURN true;
+      END
+      $fn$;`
+  }
+
+  /**
+   * Token buckets, all or nothing, in one round trip: advisory locks on the buckets in key order
+   * serialise every take of a bucket across replicas (the statements after them see every take
+   * committed before), the levels are refilled to now on the database's clock, and only when every
+   * bucket holds `need` is `cost` taken from each. Returns each bucket's level before the take.
+   */
+  private takeSql(): string {
+    return `CREATE OR REPLACE FUNCTION "${this.takeFunction}"(p_keys text[], p_caps float8[], p_pers float8[], p_need float8, p_cost float8)
+      RETURNS TABLE (r_ok boolean, r_tokens float8, r_per_ms float8) LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        now_ms float8;
+        levels float8[] := '{}';
+        all_ok boolean := true;
+        lvl float8;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('sqlwarden-bucket'), hashtext(k)) FROM unnest(p_keys) AS k ORDER BY k;
+        now_ms := extract(epoch FROM clock_timestamp()) * 1000;
+        FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+          SELECT least(p_caps[i], b.tokens + greatest(0, now_ms - b.at) * p_pers[i]) INTO lvl
+            FROM "${this.bucketTable}" AS b WHERE b.key = p_keys[i];
+          IF NOT FOUND THEN lvl := p_caps[i]; END IF;
+          levels := levels || lvl;
+          IF lvl < p_need - 1e-9 THEN all_ok := false; END IF;
+        END LOOP;
+        IF all_ok AND p_cost > 0 THEN
+          INSERT INTO "${this.bucketTable}" AS b (key, capacity, per_ms, tokens, at, ok)
+            SELECT p_keys[i], p_caps[i], p_pers[i], greatest(0, levels[i] - p_cost), now_ms, true FROM generate_subscripts(p_keys, 1) AS i
+          ON CONFLICT (key) DO UPDATE SET capacity = EXCLUDED.capacity, per_ms = EXCLUDED.per_ms, tokens = EXCLUDED.tokens,
+            at = EXCLUDED.at, ok = true;
+        END IF;
+        RETURN QUERY SELECT levels[i] >= p_need - 1e-9, levels[i], p_pers[i] FROM generate_subscripts(p_keys, 1) AS i;
       END
       $fn$;`
   }

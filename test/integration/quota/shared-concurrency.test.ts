@@ -205,7 +205,7 @@ describe('concurrency across replicas, shared PostgreSQL', async () => {
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
     await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"`)
-    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire"`)
+    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`)
     await admin.end()
   })
 

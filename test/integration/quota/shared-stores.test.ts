@@ -175,7 +175,7 @@ describe('postgres store', async () => {
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
     await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"`)
-    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire"`)
+    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`)
     await admin.end()
   })
 
@@ -194,13 +194,13 @@ describe('postgres store', async () => {
     try {
       const bucket = bucketOf('k', { limit: 1_000, window: 60_000 })
       assert.equal((await store.take([bucket], 1, 1)).ok, true)
-      await admin.query(`DROP TABLE "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION "${gone}_acquire"`)
+      await admin.query(`DROP TABLE "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION "${gone}_acquire", "${gone}_take"`)
       await assert.rejects(store.take([bucket], 1, 1), 'fails closed while they are missing')
       assert.equal((await store.take([bucket], 1, 1)).ok, true)
       assert.equal(await leasesOf(store).acquire([{ key: 's', limit: 1 }], 'l', 1_000), true)
     } finally {
       await store.close()
-      await admin.query(`DROP TABLE IF EXISTS "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION IF EXISTS "${gone}_acquire"`)
+      await admin.query(`DROP TABLE IF EXISTS "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION IF EXISTS "${gone}_acquire", "${gone}_take"`)
       await admin.end()
     }
   })
