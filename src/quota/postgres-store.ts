@@ -51,9 +51,6 @@ export class PostgresQuotaStore implements QuotaStore {
       statement_timeout: 1_000,
       query_timeout: 2_000,
       application_name: 'sqlwarden-quota',
-      // Quota state is short-lived: a commit need not wait for its WAL flush (a crash of the store
-      // loses at most its last moments of counts, never its consistency).
-      options: '-c synchronous_commit=off',
     })
     let down = false
     this.pool.on('error', () => {
@@ -61,9 +58,14 @@ export class PostgresQuotaStore implements QuotaStore {
       if (!down) options.logger?.warn('quota store (postgres): a connection was lost')
       down = true
     })
-    this.pool.on('connect', () => {
+    this.pool.on('connect', (client) => {
       if (down) options.logger?.info('quota store (postgres) reachable again')
       down = false
+      // Quota state is short-lived: a commit need not wait for its WAL flush (a crash of the store
+      // loses at most its last moments of counts, never its consistency). A session SET, not a
+      // startup option, so a pooler that refuses startup options (PgBouncer) still works; queued
+      // before any other query on this connection. A failure only costs speed.
+      client.query('SET synchronous_commit = off').catch(() => undefined)
     })
   }
 
