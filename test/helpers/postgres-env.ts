@@ -54,3 +54,13 @@ export async function createTestSchema(url: string, prefix: string): Promise<{ n
   await withAdmin(url, (c) => c.query(`CREATE SCHEMA ${name}`))
   return { name, drop: () => withAdmin(url, (c) => c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`)).then(() => undefined) }
 }
+
+/** The SQL that drops everything a PostgreSQL quota store with name prefix `table` creates. */
+export function dropQuotaStoreSql(table: string): string {
+  return `DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"; DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`
+}
+
+/** Drops a test's PostgreSQL quota store objects. */
+export function dropQuotaStore(url: string, table: string): Promise<void> {
+  return withAdmin(url, (c) => c.query(dropQuotaStoreSql(table))).then(() => undefined)
+}

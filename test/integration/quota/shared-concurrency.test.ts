@@ -9,14 +9,13 @@
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { createPrincipal } from '../../../src/pipeline/request-context.js'
 import { QuotaEngine, type Admission } from '../../../src/quota/quota-engine.js'
 import { PostgresQuotaStore } from '../../../src/quota/postgres-store.js'
 import type { QuotaStore } from '../../../src/quota/quota-store.js'
 import { RedisQuotaStore } from '../../../src/quota/redis-store.js'
 import type { Result } from '../../../src/util/result.js'
-import { requirePostgres } from '../../helpers/postgres-env.js'
+import { dropQuotaStore, requirePostgres } from '../../helpers/postgres-env.js'
 
 const SHARED_REDIS = process.env.SQLWARDEN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const run = randomBytes(4).toString('hex')
@@ -202,11 +201,7 @@ describe('concurrency across replicas, shared PostgreSQL', async () => {
   const [a, b] = engines(store, TTL)
   after(async () => {
     await Promise.all(stores.map((s) => s.close()))
-    const admin = new pg.Client({ connectionString: url })
-    await admin.connect()
-    await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"`)
-    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`)
-    await admin.end()
+    await dropQuotaStore(url, table)
   })
 
   test('the limit counts the calls in flight on every replica', () => limitAcrossReplicas(a, b))

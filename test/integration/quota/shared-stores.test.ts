@@ -13,7 +13,7 @@ import { PostgresQuotaStore } from '../../../src/quota/postgres-store.js'
 import { bucketOf } from '../../../src/quota/quota-plan.js'
 import type { QuotaStore } from '../../../src/quota/quota-store.js'
 import { RedisQuotaStore } from '../../../src/quota/redis-store.js'
-import { requirePostgres } from '../../helpers/postgres-env.js'
+import { dropQuotaStore, dropQuotaStoreSql, requirePostgres } from '../../helpers/postgres-env.js'
 import { startPrivatePostgres, startPrivateRedis } from '../../helpers/private-stores.js'
 
 const SHARED_REDIS = process.env.SQLWARDEN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -172,11 +172,7 @@ describe('postgres store', async () => {
   after(async () => {
     await a.close()
     await b.close()
-    const admin = new pg.Client({ connectionString: url })
-    await admin.connect()
-    await admin.query(`DROP TABLE IF EXISTS "${table}_bucket", "${table}_window", "${table}_lease"`)
-    await admin.query(`DROP FUNCTION IF EXISTS "${table}_acquire", "${table}_take"`)
-    await admin.end()
+    await dropQuotaStore(url, table)
   })
 
   test('two instances share a bucket exactly under 200 concurrent takes', () => exactUnderConcurrency(a, b))
@@ -194,13 +190,13 @@ describe('postgres store', async () => {
     try {
       const bucket = bucketOf('k', { limit: 1_000, window: 60_000 })
       assert.equal((await store.take([bucket], 1, 1)).ok, true)
-      await admin.query(`DROP TABLE "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION "${gone}_acquire", "${gone}_take"`)
+      await admin.query(dropQuotaStoreSql(gone))
       await assert.rejects(store.take([bucket], 1, 1), 'fails closed while they are missing')
       assert.equal((await store.take([bucket], 1, 1)).ok, true)
       assert.equal(await leasesOf(store).acquire([{ key: 's', limit: 1 }], 'l', 1_000), true)
     } finally {
       await store.close()
-      await admin.query(`DROP TABLE IF EXISTS "${gone}_bucket", "${gone}_window", "${gone}_lease"; DROP FUNCTION IF EXISTS "${gone}_acquire", "${gone}_take"`)
+      await admin.query(dropQuotaStoreSql(gone))
       await admin.end()
     }
   })
