@@ -13,6 +13,10 @@ test('config quotas: defaults and stores parse; durations become milliseconds', 
   assert.deepEqual(r.config.quotas?.defaults?.dbTime, { limit: 500, window: 3_600_000 })
   assert.deepEqual(r.config.quotas?.sources?.main, { maxConcurrency: 2, queue: 3, queueTimeout: 2_000 })
   assert.equal(JSON.stringify(r.config).includes('secret'), false, 'the store URL is not enumerable')
+  assert.equal(r.config.quotas?.leaseTtl, 30_000, 'concurrency leases live 30 s by default')
+  const ttl = load('quotas:\n  leaseTtl: 10s\n')
+  assert.ok(ttl.ok, ttl.ok ? '' : ttl.message)
+  assert.equal(ttl.config.quotas?.leaseTtl, 10_000)
 })
 
 for (const [label, yaml, message] of [
@@ -24,6 +28,8 @@ for (const [label, yaml, message] of [
   ['a bad window', 'quotas:\n  defaults: { rows: { limit: 5, window: soon } }\n', /window/],
   ['a window over a day', 'quotas:\n  defaults: { rows: { limit: 5, window: 25h } }\n', /window/],
   ['an unknown source', 'quotas:\n  sources: { other: { maxConcurrency: 1 } }\n', /quotas\.sources\.other/],
+  ['a lease TTL under a second', 'quotas:\n  leaseTtl: 500ms\n', /leaseTtl/],
+  ['a lease TTL over ten minutes', 'quotas:\n  leaseTtl: 11m\n', /leaseTtl/],
 ] as const) {
   test(`config quotas: ${label} stops the start`, () => {
     const r = load(yaml)
