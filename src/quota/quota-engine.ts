@@ -79,6 +79,8 @@ export class QuotaEngine {
   private readonly leases: SlotLeases | null
   /** Leases of the calls in flight, renewed every third of their lifetime. */
   private readonly held = new Map<string, HeldLease>()
+  /** Leases whose release failed (the store was unreachable): retried until they would have expired. */
+  private readonly unreleased = new Map<string, { readonly lease: HeldLease; readonly until: number }>()
   private readonly leaseTtlMs: number
   private readonly leasePrefix = randomBytes(9).toString('base64url')
   private leaseSeq = 0
@@ -212,24 +214,48 @@ export class QuotaEngine {
     return this.held.size
   }
 
+  /** Leases whose release failed and is being retried (tests and metrics). */
+  get leasesUnreleased(): number {
+    return this.unreleased.size
+  }
+
   /**
-   * Gives a lease back. A store that cannot answer keeps it until it expires: the slot stays taken
-   * a little longer (a refusal, never an excess), so the error is not the caller's.
+   * Gives a lease back. If the store cannot answer, the release is retried on every renewal tick
+   * until it succeeds or the lease has expired anyway, so a store outage does not leave a principal
+   * refused for a whole lease lifetime after the store returns. The caller's call is not failed.
    */
   private async releaseLease(lease: HeldLease): Promise<void> {
     this.held.delete(lease.lease)
-    if (this.held.size === 0) this.stopRenewing()
-    await this.leases?.release(lease).catch(() => undefined)
+    try {
+      await this.leases?.release(lease)
+    } catch {
+      this.unreleased.set(lease.lease, { lease, until: performance.now() + this.leaseTtlMs })
+      this.renewing()
+    }
+    if (this.held.size === 0 && this.unreleased.size === 0) this.stopRenewing()
   }
 
   private renewing(): void {
     if (this.renewer !== undefined) return
-    this.renewer = setInterval(() => {
-      if (this.held.size === 0) return this.stopRenewing()
-      // A failed renewal is retried on the next tick; leases outlive two missed ticks.
-      this.leases?.renew([...this.held.values()], this.leaseTtlMs).catch(() => undefined)
-    }, Math.max(10, Math.floor(this.leaseTtlMs / 3)))
+    this.renewer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.leaseTtlMs / 3)))
     this.renewer.unref()
+  }
+
+  private tick(): void {
+    if (this.held.size === 0 && this.unreleased.size === 0) return this.stopRenewing()
+    // A failed renewal is retried on the next tick; leases outlive two missed ticks.
+    if (this.held.size > 0) this.leases?.renew([...this.held.values()], this.leaseTtlMs).catch(() => undefined)
+    const now = performance.now()
+    for (const [id, { lease, until }] of this.unreleased) {
+      if (until <= now) {
+        this.unreleased.delete(id)
+        continue
+      }
+      this.leases
+        ?.release(lease)
+        .then(() => this.unreleased.delete(id))
+        .catch(() => undefined)
+    }
   }
 
   private stopRenewing(): void {
