@@ -10,7 +10,7 @@
  *
  * Every acquire hands back a release that is idempotent; the pipeline calls it in a finally.
  */
-import { fail, ok, type Result } from '../util/result.js'
+import { fail, ok, type Fail, type Result } from '../util/result.js'
 
 export type Release = () => void
 
@@ -53,7 +53,7 @@ export class SourceGate {
       return ok(this.releaser())
     }
     if (this.waiting.length >= this.queue) {
-      return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_full', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, Math.ceil(this.queueTimeoutMs / 4)) } })
+      return this.queueFull()
     }
     if (signal?.aborted === true) return fail('ERR_EXEC_CANCELLED')
     return new Promise<Result<Release>>((resolve) => {
@@ -63,7 +63,7 @@ export class SourceGate {
         refuse: (result) => finish(result),
       }
       const timer = setTimeout(
-        () => finish(fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_timeout', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, this.queueTimeoutMs) } })),
+        () => finish(this.queueTimedOut()),
         this.queueTimeoutMs,
       )
       const onAbort = () => finish(fail('ERR_EXEC_CANCELLED'))
@@ -83,6 +83,16 @@ export class SourceGate {
       }
       this.waiting.push(waiter)
     })
+  }
+
+  /** The refusal when no place is left to wait in (also for a slot held on other replicas). */
+  queueFull(): Fail {
+    return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_full', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, Math.ceil(this.queueTimeoutMs / 4)) } })
+  }
+
+  /** The refusal of a call that waited its `queueTimeout` (also for a slot held on other replicas). */
+  queueTimedOut(): Fail {
+    return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_timeout', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, this.queueTimeoutMs) } })
   }
 
   private releaser(): Release {
@@ -105,6 +115,11 @@ export class SourceGate {
   }
 }
 
+/** The refusal of a principal's call above its `concurrency` (here, or over every replica). */
+export function principalRefusal(): Fail {
+  return fail('ERR_QUOTA_CONCURRENCY', { subject: 'principal', data: { retryAfterMs: CONCURRENCY_RETRY_MS } })
+}
+
 /** In-flight calls by key, each with its own limit; refuses at once above it. */
 export class PrincipalCounter {
   private readonly counts = new Map<string, number>()
@@ -114,7 +129,7 @@ export class PrincipalCounter {
     if (slots.length === 0) return ok(NOOP)
     for (const s of slots) {
       if ((this.counts.get(s.key) ?? 0) >= s.limit) {
-        return fail('ERR_QUOTA_CONCURRENCY', { subject: 'principal', data: { retryAfterMs: CONCURRENCY_RETRY_MS } })
+        return principalRefusal()
       }
     }
     for (const s of slots) this.counts.set(s.key, (this.counts.get(s.key) ?? 0) + 1)

@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL store: quotas shared by every replica pointed at the same database. Token buckets
  * are rows taken by one PL/pgSQL function call per call (advisory locks on the buckets make it
- * atomic, all or nothing, in one round trip), timed by the database's clock. Budgets are rate-limiter-flexible fixed windows (`RateLimiterPostgres`) in a second table.
- * Concurrency slots are leases in a third table, taken by one function call under advisory locks.
+ * atomic, all or nothing, in one round trip), timed by the database's clock. Budgets are
+ * rate-limiter-flexible fixed windows (`RateLimiterPostgres`) in a second table. Concurrency slots
+ * are leases in a third table, taken by one function call under advisory locks.
  *
  * Fail closed: a small pool with a 1 s connect timeout and a 1 s statement timeout; an error
  * refuses the call (ERR_QUOTA_STORE_UNAVAILABLE). Broken connections are dropped by the pool, so
@@ -15,7 +16,10 @@ import type { Budget, BudgetUse, Bucket, QuotaStore, SlotLeases, TakeVerdict } f
 
 export interface PostgresStoreOptions {
   readonly url: string
-  /** Name prefix: tables `<table>_bucket`, `<table>_window`, `<table>_lease`, function `<table>_acquire`. A plain identifier (checked by the schema). */
+  /**
+   * Name prefix: tables `<table>_bucket`, `<table>_window`, `<table>_lease`, functions
+   * `<table>_take`, `<table>_acquire`. A plain identifier (checked by the schema).
+   */
   readonly table: string
   readonly logger?: Logger
   /** Connections held at most (default 4). */
@@ -165,7 +169,7 @@ export class PostgresQuotaStore implements QuotaStore {
     this.tables ??= this.pool
       // One simple-protocol message is one transaction: the advisory lock serialises replicas
       // creating the tables at once (CREATE TABLE IF NOT EXISTS alone races on pg_type). The
-      // tables are committed durably (the counts in them are not: see the pool's options).
+      // tables are committed durably (the counts in them are not: see the pool's 'connect' handler).
       .query(
         `SET LOCAL synchronous_commit = on;
          SELECT pg_advisory_xact_lock(hashtext('sqlwarden-quota-tables'));
@@ -219,6 +223,8 @@ export class PostgresQuotaStore implements QuotaStore {
    * serialise every take of a bucket across replicas (the statements after them see every take
    * committed before), the levels are refilled to now on the database's clock, and only when every
    * bucket holds `need` is `cost` taken from each. Returns each bucket's level before the take.
+   * The table's `ok` column is no longer read; it is kept (always true) for tables created by
+   * earlier versions, where it is NOT NULL.
    */
   private takeSql(): string {
     return `CREATE OR REPLACE FUNCTION "${this.takeFunction}"(p_keys text[], p_caps float8[], p_pers float8[], p_need float8, p_cost float8)

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Principal } from '../pipeline/request-context.js'
 import { fail, ok, type Fail, type Result } from '../util/result.js'
-import { CONCURRENCY_RETRY_MS, PrincipalCounter, SourceGate, type Release } from './concurrency-gate.js'
+import { principalRefusal, PrincipalCounter, SourceGate, type Release } from './concurrency-gate.js'
 import { bucketOf, planQuotas, principalKey, type BudgetKind, type PlannedBudget } from './quota-plan.js'
 import type { QuotaSpec, SourceConcurrencySpec } from './quota-schema.js'
 import type { HeldLease, QuotaStore, SlotLeases } from './quota-store.js'
@@ -117,7 +117,7 @@ export class QuotaEngine {
         const lease = this.newLease(plan.slots.map((s) => s.key))
         if (!(await this.leases.acquire(plan.slots, lease.lease, this.leaseTtlMs))) {
           await releaseAll()
-          return fail('ERR_QUOTA_CONCURRENCY', { subject: 'principal', data: { retryAfterMs: CONCURRENCY_RETRY_MS } })
+          return principalRefusal()
         }
         shared.push(this.hold(lease))
       }
@@ -185,13 +185,9 @@ export class QuotaEngine {
     let pause = SOURCE_POLL_MIN_MS
     for (;;) {
       if (await leases.acquire([slot], lease.lease, this.leaseTtlMs)) return ok(lease)
-      if (gate.queue === 0) {
-        return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_full', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, Math.ceil(gate.queueTimeoutMs / 4)) } })
-      }
+      if (gate.queue === 0) return gate.queueFull()
       const left = queuedAt + gate.queueTimeoutMs - performance.now()
-      if (left <= 0) {
-        return fail('ERR_QUOTA_CONCURRENCY', { subject: 'source_queue_timeout', data: { retryAfterMs: Math.max(CONCURRENCY_RETRY_MS, gate.queueTimeoutMs) } })
-      }
+      if (left <= 0) return gate.queueTimedOut()
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
       if (signal?.aborted === true) return fail('ERR_EXEC_CANCELLED')
       pause = Math.min(pause * 2, SOURCE_POLL_MAX_MS)

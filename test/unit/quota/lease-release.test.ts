@@ -54,16 +54,22 @@ function engineWith(leases: FlakyLeases, leaseTtlMs: number): QuotaEngine {
 const alice = createPrincipal('alice', ['analyst'])
 const admit = (engine: QuotaEngine) => engine.admit({ principal: alice, source: 'main', tool: 'query', grantQuotas: [] })
 
-test('a release that failed while the store was down is retried once it answers', async () => {
+/** An engine (lease TTL 300 ms) whose one call released its lease while the store was down. */
+async function releasedWhileDown(): Promise<{ leases: FlakyLeases; engine: QuotaEngine }> {
   const leases = new FlakyLeases()
   const engine = engineWith(leases, 300)
+  const first = await admit(engine)
+  assert.ok(first.ok)
+  leases.down = true
+  await first.value.release()
+  assert.equal(engine.leasesUnreleased, 1, 'kept for a retry')
+  assert.equal(leases.live.size, 1, 'still taken in the store')
+  return { leases, engine }
+}
+
+test('a release that failed while the store was down is retried once it answers', async () => {
+  const { leases, engine } = await releasedWhileDown()
   try {
-    const first = await admit(engine)
-    assert.ok(first.ok)
-    leases.down = true
-    await first.value.release()
-    assert.equal(engine.leasesUnreleased, 1, 'kept for a retry')
-    assert.equal(leases.live.size, 1, 'still taken in the store')
     leases.down = false
     await sleep(250)
     assert.equal(leases.live.size, 0, 'released on a renewal tick')
@@ -77,14 +83,8 @@ test('a release that failed while the store was down is retried once it answers'
 })
 
 test('a release that keeps failing is given up once the lease would have expired', async () => {
-  const leases = new FlakyLeases()
-  const engine = engineWith(leases, 300)
+  const { leases, engine } = await releasedWhileDown()
   try {
-    const first = await admit(engine)
-    assert.ok(first.ok)
-    leases.down = true
-    await first.value.release()
-    assert.equal(engine.leasesUnreleased, 1)
     await sleep(550)
     assert.equal(engine.leasesUnreleased, 0, 'forgotten after the TTL: the store expires it by itself')
     const attempts = leases.releaseAttempts
