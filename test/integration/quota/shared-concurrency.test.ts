@@ -148,6 +148,13 @@ async function sourceLimitAcrossReplicas(store: () => QuotaStore): Promise<void>
     const late = await admit(qb, `q4-${run}`)
     assert.equal(!late.ok && late.subject, 'source_queue_timeout')
     assert.ok(performance.now() - t1 >= 790, 'after its queueTimeout')
+    // A waiting call whose caller gives up leaves the wait at once.
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 100)
+    const t2 = performance.now()
+    const gaveUp = await qb.admit({ principal: createPrincipal(`q5-${run}`, ['analyst']), source: 'shop', tool: 'query', grantQuotas: [], signal: controller.signal })
+    assert.equal(!gaveUp.ok && gaveUp.code, 'ERR_EXEC_CANCELLED')
+    assert.ok(performance.now() - t2 < 400, 'cancelled while waiting, not at the deadline')
     await y.release()
     await served.release()
   } finally {
