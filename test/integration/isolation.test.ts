@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import type { ReadRequest, SourceDriver } from '../../src/exec/drivers/driver.js'
 import { createPostgresDriver } from '../../src/exec/drivers/postgres/postgres-driver.js'
-import { STATEMENT_NAMES } from '../../src/exec/drivers/postgres/postgres-read-sql.js'
+import { OWN_STATEMENT_NAMES } from '../../src/exec/drivers/postgres/postgres-read-sql.js'
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/exec/embedded/embedded-database.js'
 import { createEmbeddedDriver } from '../../src/exec/embedded/embedded-driver.js'
 import { silentLogger } from '../../src/log/logger.js'
@@ -34,8 +34,8 @@ const POLLUTERS = [
 const PROBE =
   "SELECT current_setting('work_mem') AS work_mem, current_setting('sqlwarden.principal', true) AS principal, " +
   "current_setting('sqlwarden.claim.region', true) AS region, " +
-  // The driver's own protocol-level statements (STATEMENT_NAMES) are kept by design; anything else counts.
-  `(SELECT count(*) FROM pg_prepared_statements WHERE from_sql OR NOT (name = ANY ('{${Object.values(STATEMENT_NAMES).join(',')}}'::text[]))) AS prepared, ` +
+  // The driver's own protocol-level statements (OWN_STATEMENT_NAMES) are kept by design; anything else counts.
+  `(SELECT count(*) FROM pg_prepared_statements WHERE from_sql OR NOT (name = ANY ('{${OWN_STATEMENT_NAMES.join(',')}}'::text[]))) AS prepared, ` +
   "(SELECT count(*) FROM pg_cursors WHERE name <> '') AS cursors, " +
   '(SELECT count(*) FROM pg_listening_channels()) AS listening, ' +
   "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS advisory"

@@ -9,14 +9,14 @@ import { after, before, describe, test } from 'node:test'
 import type { JsonValue } from '../../../src/exec/drivers/driver.js'
 import pg from 'pg'
 import { PortalQuery } from '../../../src/exec/drivers/postgres/postgres-portal-query.js'
-import { STATEMENT_NAMES } from '../../../src/exec/drivers/postgres/postgres-read-sql.js'
+import { OWN_STATEMENT_NAMES, STATEMENT_NAMES, USER_STATEMENT_NAMES } from '../../../src/exec/drivers/postgres/postgres-read-sql.js'
 import { SessionStatements } from '../../../src/exec/drivers/postgres/postgres-session-statements.js'
 import { TypeCache } from '../../../src/exec/drivers/postgres/postgres-types.js'
 import { requirePostgres, withAdmin } from '../../helpers/postgres-env.js'
 import { eventually, expectFail, expectOk, openDriver, request, settle, type DriverFixture } from './postgres-fixture.js'
 
 /** The driver's own protocol-level statements (postgres-session-statements.ts); any other prepared statement counts. */
-const OURS = `'{${Object.values(STATEMENT_NAMES).join(',')}}'::text[]`
+const OURS = `'{${OWN_STATEMENT_NAMES.join(',')}}'::text[]`
 const STATE_SQL = `SELECT pg_backend_pid(),
   current_setting('x.y', true), current_setting('work_mem'), current_user::text,
   (SELECT count(*) FROM pg_prepared_statements WHERE from_sql OR NOT (name = ANY (${OURS}))), (SELECT count(*) FROM pg_listening_channels()),
@@ -159,20 +159,110 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
       await client.end()
     }
   })
-  test('the only statements a session keeps are the driver\'s own four, parsed once and not by SQL', async () => {
+  test('the only statements a session keeps are the driver\'s own: its four, and the reads it ran, by exact text', async () => {
     await state()
-    const kept = `SELECT name, from_sql, pg_backend_pid() FROM pg_prepared_statements ORDER BY name`
+    const kept = `SELECT name, from_sql, statement, pg_backend_pid() FROM pg_prepared_statements ORDER BY name`
     const first = expectOk(await fx.driver.read(request(kept))).rows
     await settle()
     const second = expectOk(await fx.driver.read(request(kept))).rows
+    const fixed = first.filter((r) => (Object.values(STATEMENT_NAMES) as string[]).includes(r[0] as string))
     assert.deepEqual(
-      first.map((r) => [r[0], r[1]]),
+      fixed.map((r) => [r[0], r[1]]),
       Object.values(STATEMENT_NAMES)
         .sort()
         .map((name) => [name, false]),
     )
-    // Same backend, same statements: nothing was parsed again or piled up.
+    for (const row of first) {
+      assert.ok(OWN_STATEMENT_NAMES.includes(row[0] as string), `${String(row[0])} is one of the driver's names`)
+      assert.equal(row[1], false, 'none is SQL-level')
+    }
+    // The read itself is kept under a read slot, with exactly its text.
+    assert.ok(first.some((r) => USER_STATEMENT_NAMES.includes(r[0] as string) && r[2] === kept))
+    // Same backend, same statements: the second run bound the kept one; nothing piled up.
     assert.deepEqual(second, first)
+  })
+
+  test('a session keeps at most its read slots, and the least recently used text gives way', async () => {
+    await state()
+    for (let i = 0; i < USER_STATEMENT_NAMES.length + 5; i++) expectOk(await fx.driver.read(request(`SELECT ${i} AS n`)))
+    await settle()
+    const rows = expectOk(
+      await fx.driver.read(request("SELECT count(*), count(DISTINCT statement), bool_or(statement = 'SELECT 0 AS n') FROM pg_prepared_statements WHERE name LIKE 'sqlwarden\\_read\\_%'")),
+    ).rows
+    assert.deepEqual(rows[0], ['32', '32', false])
+    const next = await state()
+    assert.deepEqual(next.rest, cleanState())
+  })
+
+  test('a kept statement whose result type changed under it is parsed again, and the call succeeds', async () => {
+    await withAdmin(fx.url, async (c) => {
+      await c.query('DROP TABLE IF EXISTS public.sw_kept_shape')
+      await c.query('CREATE TABLE public.sw_kept_shape (a int)')
+      await c.query('INSERT INTO public.sw_kept_shape VALUES (1)')
+      await c.query('GRANT SELECT ON public.sw_kept_shape TO PUBLIC')
+    })
+    try {
+      const sql = 'SELECT * FROM public.sw_kept_shape'
+      const before = await state()
+      assert.deepEqual(expectOk(await fx.driver.read(request(sql))).rows, [[1]])
+      await settle()
+      await withAdmin(fx.url, (c) => c.query("ALTER TABLE public.sw_kept_shape ADD COLUMN b text DEFAULT 'x'"))
+      const after = expectOk(await fx.driver.read(request(sql)))
+      assert.deepEqual(after.rows, [[1, 'x']])
+      assert.deepEqual(after.columns.map((c) => c.name), ['a', 'b'])
+      const next = await state()
+      assert.equal(next.pid, before.pid, 'the connection was rolled back, checked and kept')
+      assert.deepEqual(next.rest, cleanState())
+    } finally {
+      await withAdmin(fx.url, (c) => c.query('DROP TABLE IF EXISTS public.sw_kept_shape'))
+    }
+  })
+
+  test('DEALLOCATE of a kept statement, let through to the driver, is refused and the session is not reused', async () => {
+    const sql = "SELECT 'kept' AS k"
+    await state()
+    expectOk(await fx.driver.read(request(sql)))
+    const before = await state()
+    const slot = expectOk(await fx.driver.read(request(`SELECT name FROM pg_prepared_statements WHERE statement = '${sql.replace(/'/g, "''")}'`))).rows[0]?.[0]
+    assert.ok(typeof slot === 'string')
+    await settle()
+    // The engine runs DEALLOCATE in a read-only transaction; its command tag is not a read's.
+    expectFail(await fx.driver.read(request(`DEALLOCATE ${slot}`)), 'ERR_EXEC_QUERY_FAILED')
+    const next = await state()
+    assert.notEqual(next.pid, before.pid, 'the session that lost a statement was destroyed')
+    assert.deepEqual(expectOk(await fx.driver.read(request(sql))).rows, [['kept']])
+  })
+
+  test('a kept statement the session lost fails as 26000 and is marked as bound from a slot (the driver then parses it again)', async () => {
+    const client = new pg.Client({ connectionString: fx.url })
+    await client.connect()
+    try {
+      const statements = new SessionStatements()
+      const run = async (sql: string) => {
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements, speculative: true })
+        client.query(q)
+        return { result: await q.result, settled: await q.settled, boundKept: q.boundKept }
+      }
+      const first = await run('SELECT 1')
+      assert.equal(first.boundKept, false)
+      assert.equal(first.settled.clean, true)
+      const second = await run('SELECT 1')
+      assert.equal(second.boundKept, true)
+      assert.equal(second.settled.clean, true)
+      await client.query('DEALLOCATE sqlwarden_read_0')
+      const lost = await run('SELECT 1')
+      assert.equal(lost.boundKept, true)
+      assert.equal(lost.result.ok, false)
+      assert.equal((lost.result as { error?: { code?: string } }).error?.code, '26000')
+      await client.query('ROLLBACK')
+      // The failure made the session forget its slots: the next run parses the statement again.
+      const again = await run('SELECT 1')
+      assert.equal(again.boundKept, false)
+      assert.equal(again.result.ok, true)
+      assert.equal(again.settled.clean, true)
+    } finally {
+      await client.end()
+    }
   })
 
   test('a SQL-level PREPARE cannot take one of the driver\'s statement names', async () => {

@@ -52,6 +52,17 @@ const CATALOG_LIMITS: CallLimits = { maxRows: 100_000, maxBytes: 32 * 1024 * 102
 /** Catalog SQL resolves every name in pg_catalog, whatever the configured search path holds. */
 const CATALOG_SEARCH_PATH = ['pg_catalog'] as const
 
+/**
+ * The errors a statement bound from the session's kept statements can get that the same text parsed
+ * afresh would not: `cached plan must not change result type` (0A000, a column of what it reads was
+ * added, dropped or retyped since it was parsed) and `prepared statement does not exist` (26000).
+ * Any other 0A000 comes back from the fresh parse as well, and is reported then.
+ */
+function keptStatementFailed(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
+  return code === '0A000' || code === '26000'
+}
+
 /** `"name"`, with embedded quotes doubled: search_path takes identifiers, not strings. */
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
@@ -99,14 +110,19 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
       let outcome: PortalOutcome | StopReason | undefined
       // First try: the whole call in one round trip. If the first chunk was not the whole answer,
       // the transaction is already rolled back and the statement runs again on the same connection,
-      // fetching in rounds (at most two executions, both inside the same client-side deadline).
+      // fetching in rounds. A statement bound from the session's kept statements that failed as only
+      // a kept statement can (keptStatementFailed) runs once more, parsed afresh. At most three
+      // executions, all inside the same client-side deadline.
       const startedAt = performance.now()
-      for (const speculative of [true, false]) {
-        if (query !== null && !(await lease.reuseAfter(query))) {
+      let speculative = true
+      let keptRetried = false
+      let recover = false
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (query !== null && !(await (recover ? lease.recoverAfter(query) : lease.reuseAfter(query)))) {
           return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'connection_not_reusable' })
         }
-        // The second execution gets what is left of the time limit, so the server still bounds
-        // the call's total statement time by statement_timeout.
+        // A later execution gets what is left of the time limit, so the server still bounds the
+        // call's total statement time by statement_timeout.
         const budgetMs = positiveMs(timeoutMs - (performance.now() - startedAt))
         query = new PortalQuery({
           sql,
@@ -119,7 +135,17 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
         })
         client.query(query)
         outcome = await Promise.race([query.result, stop])
-        if (typeof outcome === 'string' || outcome.ok || !('rerun' in outcome)) break
+        if (typeof outcome === 'string' || outcome.ok) break
+        if ('rerun' in outcome) {
+          if (!speculative) break
+          speculative = false
+          recover = false
+          continue
+        }
+        if (keptRetried || !query.boundKept || !keptStatementFailed(outcome.error)) break
+        logger.debug({ code: (outcome.error as { code?: unknown }).code }, 'postgres kept statement failed; parsing it again')
+        keptRetried = true
+        recover = true
       }
       if (query === null || outcome === undefined) throw new Error('unreachable: no query was run')
       if (typeof outcome === 'string') {

@@ -85,6 +85,24 @@ export class Lease {
     return false
   }
 
+  /**
+   * Waits for a query that failed with a server error, rolls its transaction back and checks the
+   * session, and keeps the client for another query of the same call when it is then provably clean
+   * and idle; otherwise destroys it. Returns whether it may be reused.
+   */
+  async recoverAfter(query: Pick<PortalQuery, 'settled'>): Promise<boolean> {
+    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+    if (settled === TIMED_OUT || 'error' in settled) {
+      this.destroy('cleanup_timeout')
+      return false
+    }
+    const clean = settled.needsRollback && !this.#broken ? await this.#rollbackAndCheck() : settled.clean
+    const status = (this.client as unknown as StatusClient).getTransactionStatus()
+    if (clean && !this.#broken && status === 'I') return true
+    this.destroy('not_clean')
+    return false
+  }
+
   /** After an abort: the statement was cancelled (or not); the connection is not reused either way. */
   async abandon(query: Pick<PortalQuery, 'settled'>, waitMs: number): Promise<void> {
     await within(query.settled, waitMs)

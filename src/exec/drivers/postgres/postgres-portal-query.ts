@@ -27,7 +27,7 @@ import { STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
 import type { PortalRows } from './postgres-row-collector.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
 import type { TypeCache } from './postgres-types.js'
-import { WireQuery, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
+import { WireQuery, wireValue, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
 
 export type { PortalRows } from './postgres-row-collector.js'
 export type { PortalSettled } from './postgres-wire-query.js'
@@ -77,6 +77,8 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
   #lastChunk = FIRST_CHUNK
   /** This batch parses the named fixed statements; on a clean ReadyForQuery the session has them. */
   #parsesNamed = false
+  /** The statement was bound from a slot the session already held (not parsed in this batch). */
+  #boundKept = false
 
   constructor(config: PortalQueryConfig) {
     super(config, 'COPY FROM STDIN is not accepted')
@@ -86,6 +88,15 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
   /** Execute messages sent for the statement's portal (for tests and debug logs). */
   get rounds(): number {
     return this.#rounds
+  }
+
+  /**
+   * The statement was bound from the session's kept statements, not parsed in this batch. A failure
+   * may then be the kept statement's, not the statement's (its result type changed under a schema
+   * change, or it was deallocated): the driver runs it once more, parsed afresh.
+   */
+  get boundKept(): boolean {
+    return this.#boundKept
   }
 
   /** Rows asked for with Execute so far; never more than the row cap + 1. */
@@ -107,7 +118,19 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
       }
       this.#fixed(con, 'begin')
       this.#fixed(con, 'settings', [...settings])
-      this.writeStatement(con, sql, params)
+      const slot = named?.userStatement(connection, sql) ?? null
+      if (slot === null) this.writeStatement(con, sql, params)
+      else {
+        // Still alone in its own Parse (a named statement takes one statement too), parsed after
+        // the settings, so under the call's search path and role.
+        if (slot.parse) {
+          con.close({ type: 'S', name: slot.name })
+          con.parse({ name: slot.name, text: sql })
+        }
+        this.#boundKept = !slot.parse
+        con.bind({ statement: slot.name, values: params.map(wireValue) })
+        con.describe({ type: 'P' })
+      }
       this.#execute(Math.min(maxRows + 1, FIRST_CHUNK))
       if (this.#config.speculative === true) {
         // Sync is on its way: an error must not send another, and #finish has nothing to write.

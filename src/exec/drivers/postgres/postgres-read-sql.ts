@@ -57,16 +57,27 @@ export const STATEMENT_NAMES = {
 } as const
 
 /**
+ * Names under which a session keeps the caller's most recent read statements parsed (protocol-level
+ * prepared statements, postgres-session-statements.ts), so a repeated statement is bound, not parsed
+ * and planned again. Only the driver creates them, from text that passed analysis in the same call.
+ */
+export const USER_STATEMENT_SLOTS = 32
+export const USER_STATEMENT_NAMES: readonly string[] = Array.from({ length: USER_STATEMENT_SLOTS }, (_, i) => `sqlwarden_read_${i}`)
+
+/** Every protocol-level statement name a session of the driver may hold. */
+export const OWN_STATEMENT_NAMES: readonly string[] = [...Object.values(STATEMENT_NAMES), ...USER_STATEMENT_NAMES]
+
+/**
  * Session state a read could leave behind even after ROLLBACK: session advisory locks, LISTEN
  * (committed LISTENs only, so normally none), SQL-level PREPARE (not transactional) and holdable
  * cursors. Runs after ROLLBACK, so every name is schema-qualified. The unnamed portal is ours, and
- * so are the protocol-level statements named in STATEMENT_NAMES; any other prepared statement,
- * SQL-level or not, counts.
+ * so are the protocol-level statements named in OWN_STATEMENT_NAMES; any other prepared statement,
+ * and any SQL-level one whatever its name, counts.
  */
 export const LEAK_CHECK_SQL =
   "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_locks WHERE locktype OPERATOR(pg_catalog.=) 'advisory' " +
   'AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), ' +
   '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels()), ' +
   '(SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql OR NOT ' +
-  `(name OPERATOR(pg_catalog.=) ANY ('{${Object.values(STATEMENT_NAMES).join(',')}}'::pg_catalog.text[]))), ` +
+  `(name OPERATOR(pg_catalog.=) ANY ('{${OWN_STATEMENT_NAMES.join(',')}}'::pg_catalog.text[]))), ` +
   "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors WHERE name OPERATOR(pg_catalog.<>) '')"
