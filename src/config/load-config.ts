@@ -4,7 +4,7 @@
  * program sees. Connection URLs are made non-enumerable so no serializer or log line prints them.
  */
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
+import { parseYaml } from './parse-yaml.js'
 import { configSchema, type Config, type ConfigInput } from './config-schema.js'
 import { interpolateEnv } from './interpolate-env.js'
 import { parseListenAddress, isLoopbackHost } from './listen-address.js'

@@ -5,7 +5,7 @@
  * source the config lacks is refused.
  */
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
+import { parseYaml } from '../config/parse-yaml.js'
 import { allowAllPolicy, compilePolicy, type CompiledPolicy } from './compile-policy.js'
 import { policySchema, type PolicyDocument } from './policy-schema.js'
 

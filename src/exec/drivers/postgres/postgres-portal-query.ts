@@ -3,7 +3,7 @@
  *
  * submit() writes, in one corked batch:
  *   Bind/Execute        BEGIN READ ONLY                            (named statements, parsed once
- *   Bind/Execute        SELECT set_config(… , true) × 8             per session: session-statements)
+ *   Bind/Execute        SELECT set_config(… , true) × 11 (+ claims)  per session: session-statements)
  *   Parse/Bind/Describe/Execute(rows = first chunk)  <the statement>   (unnamed statement + portal)
  *   Flush
  * The statement travels alone in its own Parse message, so the engine refuses a second statement
@@ -23,7 +23,7 @@
  */
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
-import { STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
+import { NO_CLAIMS, STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
 import type { PortalRows } from './postgres-row-collector.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
 import type { TypeCache } from './postgres-types.js'
@@ -117,7 +117,9 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
         }
       }
       this.#fixed(con, 'begin')
-      this.#fixed(con, 'settings', [...settings])
+      // A call without claims runs the settings without the claims subquery (same settings).
+      if (settings[6] === NO_CLAIMS) this.#fixed(con, 'settingsBare', settings.slice(0, 6))
+      else this.#fixed(con, 'settings', [...settings])
       const slot = named?.userStatement(connection, sql) ?? null
       if (slot === null) this.writeStatement(con, sql, params)
       else {
@@ -255,12 +257,12 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
   }
 
   /** One of our fixed statements: bound by name when the session keeps it parsed, else parsed now. */
-  #fixed(con: WireConnection, step: FixedStatement, values: (string | null)[] = []): void {
+  #fixed(con: WireConnection, statement: FixedStatement, values: (string | null)[] = []): void {
     if (this.#config.statements === undefined) {
-      con.parse({ text: FIXED_SQL[step] })
+      con.parse({ text: FIXED_SQL[statement] })
       con.bind({ values })
     } else {
-      con.bind({ statement: STATEMENT_NAMES[step], values })
+      con.bind({ statement: STATEMENT_NAMES[statement], values })
     }
     con.execute({})
   }

@@ -1,5 +1,5 @@
 /**
- * Which connections have sqlwarden's fixed statements (BEGIN READ ONLY, the settings, ROLLBACK,
+ * Which connections have sqlwarden's fixed statements (BEGIN READ ONLY, the settings with and without claims, ROLLBACK,
  * the leak check) parsed under their STATEMENT_NAMES, so a call binds and executes them instead of
  * parsing and planning them again (about 60% of the server's CPU for a point lookup).
  *
@@ -21,13 +21,14 @@
  * failure makes the session forget every slot). Statements longer than USER_STATEMENT_MAX_CHARS are
  * not kept, which bounds the memory per session.
  */
-import { BEGIN_SQL, LEAK_CHECK_SQL, ROLLBACK_SQL, SETTINGS_SQL, STATEMENT_NAMES, USER_STATEMENT_NAMES } from './postgres-read-sql.js'
+import { BEGIN_SQL, LEAK_CHECK_SQL, ROLLBACK_SQL, SETTINGS_BARE_SQL, SETTINGS_SQL, STATEMENT_NAMES, USER_STATEMENT_NAMES } from './postgres-read-sql.js'
 
 export type FixedStatement = keyof typeof STATEMENT_NAMES
 
 export const FIXED_SQL: Readonly<Record<FixedStatement, string>> = {
   begin: BEGIN_SQL,
   settings: SETTINGS_SQL,
+  settingsBare: SETTINGS_BARE_SQL,
   rollback: ROLLBACK_SQL,
   check: LEAK_CHECK_SQL,
 }
