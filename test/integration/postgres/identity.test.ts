@@ -13,6 +13,7 @@ describe('postgres driver: identity-bound sessions', () => {
   let fx: DriverFixture
   const schema = uniqueName('sw_identity')
   const role = `${schema}_reader`
+  const ungranted = `${schema}_nogrant`
 
   before(async () => {
     fx = await openDriver({ poolSize: 1 })
@@ -25,6 +26,8 @@ describe('postgres driver: identity-bound sessions', () => {
       await admin.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS`)
       await admin.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`)
       await admin.query(`GRANT SELECT ON ${schema}.docs TO ${role}`)
+      await admin.query(`CREATE ROLE ${ungranted} NOLOGIN NOSUPERUSER NOBYPASSRLS`)
+      await admin.query(`GRANT USAGE ON SCHEMA ${schema} TO ${ungranted}`)
     })
   })
 
@@ -33,6 +36,7 @@ describe('postgres driver: identity-bound sessions', () => {
     await withAdmin(fx.url, async (admin) => {
       await admin.query(`DROP SCHEMA ${schema} CASCADE`)
       await admin.query(`DROP ROLE ${role}`)
+      await admin.query(`DROP ROLE ${ungranted}`)
     })
   })
 
@@ -79,5 +83,23 @@ describe('postgres driver: identity-bound sessions', () => {
   test('a role that does not exist fails the call (fail closed), with no rows', async () => {
     const r = await read(`SELECT id FROM ${schema}.docs`, { dbRole: 'no_such_role_xyz', principal: 'alice' })
     assert.equal(r.ok, false)
+  })
+
+  test('a read statement the session keeps parsed is checked again under each call\'s role: row-level security and privileges', async () => {
+    // Pool of one: every call below binds the statement the first one left parsed in the session.
+    const sql = `SELECT id FROM ${schema}.docs ORDER BY id /* kept across roles */`
+    const kept = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%kept ' || 'across roles%'"
+    // The fixture's session role owns the table (row security does not apply to it): every row.
+    assert.deepEqual(expectOk(await read(sql)).rows, [[1], [2], [3]])
+    assert.deepEqual(expectOk(await read(kept)).rows, [['1']])
+    // The mapped role: row-level security applies to the kept statement.
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'bob' })).rows, [[3]])
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'alice' })).rows, [[1], [2]])
+    // A role without SELECT on the table is refused by the engine, kept statement or not.
+    assert.equal((await read(sql, { dbRole: ungranted, principal: 'alice' })).ok, false)
+    // And the owner again sees every row: nothing of the restricted plans stayed with the statement.
+    assert.deepEqual(expectOk(await read(sql)).rows, [[1], [2], [3]])
+    assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'mallory' })).rows, [])
+    assert.deepEqual(expectOk(await read(kept)).rows, [['1']], 'one copy of the statement in the session, whatever the roles')
   })
 })
