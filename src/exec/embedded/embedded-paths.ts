@@ -67,3 +67,14 @@ export function resolveEmbeddedDataDir(
   if (override !== null) return p.resolve(override, EMBEDDED_DIR_NAME)
   return p.join(defaultCacheRoot(environment), EMBEDDED_DIR_NAME)
 }
+
+/**
+ * Node's compile cache for sqlwarden's own start-up (src/cli/main.ts): under the same cache root as
+ * the embedded database, so it is the user's own directory and never a shared temporary one (a
+ * compile cache others can write to is code they can run).
+ */
+export function compileCacheDir(environment: PathEnvironment = currentEnvironment()): string {
+  const p = pathFor(environment.platform)
+  const override = nonEmpty(environment.env[CACHE_DIR_ENV])
+  return override !== null ? p.resolve(override, 'compile-cache') : p.join(defaultCacheRoot(environment), 'compile-cache')
+}

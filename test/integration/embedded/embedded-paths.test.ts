@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { defaultCacheRoot, resolveEmbeddedDataDir } from '../../../src/exec/embedded/embedded-paths.js'
+import { compileCacheDir, defaultCacheRoot, resolveEmbeddedDataDir } from '../../../src/exec/embedded/embedded-paths.js'
 
 describe('embedded-paths', () => {
   it('uses XDG_CACHE_HOME on Linux', () => {
@@ -38,5 +38,14 @@ describe('embedded-paths', () => {
     const environment = { env: { SQLWARDEN_CACHE_DIR: '/srv/cache' }, platform: 'linux' as const, homedir: '/home/ada' }
     assert.equal(resolveEmbeddedDataDir('/data/demo', environment), '/data/demo')
     assert.equal(resolveEmbeddedDataDir('rel/demo', environment), path.resolve('rel/demo'))
+  })
+
+  it('the compile cache sits under the same user-owned cache root, never a shared temporary directory', () => {
+    const linux = { env: { XDG_CACHE_HOME: '/xdg/cache' }, platform: 'linux' as const, homedir: '/home/ada' }
+    assert.equal(compileCacheDir(linux), '/xdg/cache/sqlwarden/compile-cache')
+    const overridden = { env: { SQLWARDEN_CACHE_DIR: '/srv/cache', TMPDIR: '/tmp' }, platform: 'linux' as const, homedir: '/home/ada' }
+    assert.equal(compileCacheDir(overridden), '/srv/cache/compile-cache')
+    const mac = { env: {}, platform: 'darwin' as const, homedir: '/Users/ada' }
+    assert.equal(compileCacheDir(mac), '/Users/ada/Library/Caches/sqlwarden/compile-cache')
   })
 })
