@@ -26,13 +26,23 @@ export function measureTreeDepth(root: unknown, limit: number): number {
       continue
     }
     const record = value as Record<string, unknown>
-    const keys = Object.keys(record)
-    const level = keys.length === 1 && isNodeTypeKey(keys[0] ?? '') ? depth : depth + 1
+    // One pass over the keys: count them (a one-key node wrapper shares its node's level) and keep
+    // only the values that can nest; primitives never add depth.
+    let count = 0
+    let first = ''
+    for (const key in record) {
+      if (count === 0) first = key
+      count += 1
+    }
+    const level = count === 1 && isNodeTypeKey(first) ? depth : depth + 1
     if (level > limit) return limit + 1
     if (level > max) max = level
-    for (const key of keys) {
-      values.push(record[key])
-      depths.push(level)
+    for (const key in record) {
+      const child = record[key]
+      if (typeof child === 'object' && child !== null) {
+        values.push(child)
+        depths.push(level)
+      }
     }
   }
   return max
