@@ -45,6 +45,25 @@ describe('postgres driver: timeouts and cancellation', () => {
     assert.deepEqual(expectOk(await fx.driver.read(request('SELECT 1'))).rows, [[1]])
   })
 
+  test('statement_timeout holds for a statement the session kept parsed (bound, not parsed, in this call)', async () => {
+    const local = await openDriver({ poolSize: 1 })
+    try {
+      const sql = 'SELECT pg_sleep($1::float8) /* sw-timeout-kept */'
+      // First run parses the statement into a read slot; the second binds it (no Parse message).
+      expectOk(await local.driver.read(request(sql, [0], { statementTimeoutMs: 300 })))
+      expectOk(await local.driver.read(request(sql, [0], { statementTimeoutMs: 300 })))
+      const started = Date.now()
+      const failure = expectFail(await local.driver.read(request(sql, [2], { statementTimeoutMs: 300 })), 'ERR_EXEC_TIMEOUT')
+      const elapsed = Date.now() - started
+      assert.equal((failure.cause as { code?: string }).code, '57014')
+      assert.ok(elapsed >= 280 && elapsed < 1_500, `took ${elapsed} ms`)
+      assert.ok(await eventually(() => gone(local, 'sw-timeout-kept'), 1_000), 'query still running on the server')
+      expectOk(await local.driver.read(request(sql, [0], { statementTimeoutMs: 300 })))
+    } finally {
+      await local.driver.close()
+    }
+  })
+
   test('the timer spans every Execute round: the server bounds the whole statement, not each chunk', async () => {
     // Round 1 (100 rows) takes ~0.5 s and round 2 (200 rows) ~1 s; each is under the 1.2 s limit,
     // the statement is not. Per-round Sync would disarm the timer and let this finish.
