@@ -101,5 +101,11 @@ describe('postgres driver: identity-bound sessions', () => {
     assert.deepEqual(expectOk(await read(sql)).rows, [[1], [2], [3]])
     assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: 'mallory' })).rows, [])
     assert.deepEqual(expectOk(await read(kept)).rows, [['1']], 'one copy of the statement in the session, whatever the roles')
+    // Past the five custom plans after which PostgreSQL may switch a kept statement to a generic
+    // plan: alternating principals still see only their own rows.
+    for (let i = 0; i < 12; i++) {
+      const bob = i % 2 === 0
+      assert.deepEqual(expectOk(await read(sql, { dbRole: role, principal: bob ? 'bob' : 'alice' })).rows, bob ? [[3]] : [[1], [2]])
+    }
   })
 })
