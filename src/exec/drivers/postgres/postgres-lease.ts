@@ -6,7 +6,7 @@
 import type { PoolClient } from 'pg'
 import type { Logger } from '../../../log/logger.js'
 import { describeError } from './postgres-errors.js'
-import type { PortalQuery } from './postgres-portal-query.js'
+import type { PortalQuery, PortalSettled } from './postgres-portal-query.js'
 import { LEAK_CHECK_SQL } from './postgres-read-sql.js'
 
 /** Longest wait for ROLLBACK and the leak check before the client is destroyed instead. */
@@ -34,6 +34,17 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof T
   })
 }
 
+/** A query as the Lease waits for it: the promise, and its value once known. */
+type Settling = Pick<PortalQuery, 'settled' | 'settledNow'>
+
+/**
+ * The query's settled state: at once when it is already known (no cleanup timer for the usual
+ * call, whose ReadyForQuery came in the same packet as its rows), else within `ms`.
+ */
+function settledWithin(query: Settling, ms: number): PortalSettled | Promise<Awaited<ReturnType<typeof within<PortalSettled>>>> {
+  return query.settledNow ?? within(query.settled, ms)
+}
+
 interface StatusClient {
   getTransactionStatus(): string | null
 }
@@ -58,8 +69,8 @@ export class Lease {
   }
 
   /** Waits for the query to let go of the connection, rolls back if needed, releases or destroys. */
-  async settle(query: Pick<PortalQuery, 'settled'>): Promise<void> {
-    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+  async settle(query: Settling): Promise<void> {
+    const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
     if (settled === TIMED_OUT || 'error' in settled) return this.destroy('cleanup_timeout')
     let clean = settled.clean
     if (settled.needsRollback && !this.#broken) clean = await this.#rollbackAndCheck()
@@ -73,8 +84,8 @@ export class Lease {
    * Waits for a finished query and keeps the client for another query of the same call when it
    * is provably clean and idle; otherwise destroys it. Returns whether it may be reused.
    */
-  async reuseAfter(query: Pick<PortalQuery, 'settled'>): Promise<boolean> {
-    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+  async reuseAfter(query: Settling): Promise<boolean> {
+    const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
     if (settled === TIMED_OUT || 'error' in settled) {
       this.destroy('cleanup_timeout')
       return false
@@ -90,8 +101,8 @@ export class Lease {
    * session, and keeps the client for another query of the same call when it is then provably clean
    * and idle; otherwise destroys it. Returns whether it may be reused.
    */
-  async recoverAfter(query: Pick<PortalQuery, 'settled'>): Promise<boolean> {
-    const settled = await within(query.settled, CLEANUP_TIMEOUT_MS)
+  async recoverAfter(query: Settling): Promise<boolean> {
+    const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
     if (settled === TIMED_OUT || 'error' in settled) {
       this.destroy('cleanup_timeout')
       return false

@@ -68,6 +68,8 @@ export abstract class WireQuery<Outcome> {
   readonly result: Promise<Outcome>
   /** The connection's state once this query is finished with it. */
   readonly settled: Promise<PortalSettled>
+  /** `settled`'s value once it is known (the usual case by the time the caller has its rows). */
+  settledNow: PortalSettled | null = null
 
   /** The statement's rows under the row and byte caps (never named `rows`: pg reads that). */
   protected readonly collector: RowCollector
@@ -92,7 +94,12 @@ export abstract class WireQuery<Outcome> {
     this.#copyFailMessage = copyFailMessage
     this.collector = new RowCollector(config.maxRows, config.maxBytes, config.types)
     this.result = new Promise((resolve) => (this.#resolveResult = resolve))
-    this.settled = new Promise((resolve) => (this.#resolveSettled = resolve))
+    this.settled = new Promise((resolve) => {
+      this.#resolveSettled = (settled) => {
+        this.settledNow ??= settled
+        resolve(settled)
+      }
+    })
   }
 
   /** Stop: the caller is gone and the connection will be destroyed. */
