@@ -14,7 +14,7 @@ import type { CallLimits, ReadRequest, ReadResult, SourceDriver, SqlParam } from
 import { CANCEL_WAIT_MS, callCaps, callSettings, outcomeFailure, positiveMs, withLeasedCall, type StopReason } from './postgres-call.js'
 import { createPostgresCatalog } from './postgres-catalog.js'
 import { sendCancelRequest } from './postgres-cancel.js'
-import { cancelled, describeError } from './postgres-errors.js'
+import { cancelled, describeError, sqlState } from './postgres-errors.js'
 import { PortalQuery, type PortalOutcome, type PortalRows } from './postgres-portal-query.js'
 import { readResult } from './postgres-row-collector.js'
 import { SessionStatements } from './postgres-session-statements.js'
@@ -59,8 +59,8 @@ const CATALOG_SEARCH_PATH = ['pg_catalog'] as const
  * Any other 0A000 comes back from the fresh parse as well, and is reported then.
  */
 function keptStatementFailed(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
-  return code === '0A000' || code === '26000'
+  const state = sqlState(error)
+  return state === '0A000' || state === '26000'
 }
 
 /** `"name"`, with embedded quotes doubled: search_path takes identifiers, not strings. */
@@ -116,9 +116,8 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
       const startedAt = performance.now()
       let speculative = true
       let keptRetried = false
-      let recover = false
       for (let attempt = 0; attempt < 3; attempt++) {
-        if (query !== null && !(await (recover ? lease.recoverAfter(query) : lease.reuseAfter(query)))) {
+        if (query !== null && !(await lease.reuseAfter(query))) {
           return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'connection_not_reusable' })
         }
         // A later execution gets what is left of the time limit, so the server still bounds the
@@ -139,13 +138,11 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
         if ('rerun' in outcome) {
           if (!speculative) break
           speculative = false
-          recover = false
           continue
         }
         if (keptRetried || !query.boundKept || !keptStatementFailed(outcome.error)) break
-        logger.debug({ code: (outcome.error as { code?: unknown }).code }, 'postgres kept statement failed; parsing it again')
+        logger.debug({ code: sqlState(outcome.error) }, 'postgres kept statement failed; parsing it again')
         keptRetried = true
-        recover = true
       }
       if (query === null || outcome === undefined) throw new Error('unreachable: no query was run')
       if (typeof outcome === 'string') {

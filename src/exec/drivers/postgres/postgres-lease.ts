@@ -41,7 +41,7 @@ type Settling = Pick<PortalQuery, 'settled' | 'settledNow'>
  * The query's settled state: at once when it is already known (no cleanup timer for the usual
  * call, whose ReadyForQuery came in the same packet as its rows), else within `ms`.
  */
-function settledWithin(query: Settling, ms: number): PortalSettled | Promise<Awaited<ReturnType<typeof within<PortalSettled>>>> {
+function settledWithin(query: Settling, ms: number): PortalSettled | ReturnType<typeof within<PortalSettled>> {
   return query.settledNow ?? within(query.settled, ms)
 }
 
@@ -70,48 +70,37 @@ export class Lease {
 
   /** Waits for the query to let go of the connection, rolls back if needed, releases or destroys. */
   async settle(query: Settling): Promise<void> {
+    const unfit = await this.#unfitness(query)
+    if (unfit === null) this.release()
+    else this.destroy(unfit)
+  }
+
+  /**
+   * Waits for a finished query (rolling its transaction back and checking the session if a server
+   * error left it open) and keeps the client for another query of the same call when it is then
+   * provably clean and idle; otherwise destroys it. Returns whether it may be reused.
+   */
+  async reuseAfter(query: Settling): Promise<boolean> {
+    const unfit = await this.#unfitness(query)
+    if (unfit === null) return true
+    this.destroy(unfit)
+    return false
+  }
+
+  /**
+   * Why the client may not be used again once `query` lets go of it, or null when it may: the
+   * query settled in time, its transaction ended (rolled back here after a server error), the leak
+   * check found nothing, no error came on the connection, and the server says the session is idle.
+   */
+  async #unfitness(query: Settling): Promise<string | null> {
     const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
-    if (settled === TIMED_OUT || 'error' in settled) return this.destroy('cleanup_timeout')
+    if (settled === TIMED_OUT || 'error' in settled) return 'cleanup_timeout'
     let clean = settled.clean
     if (settled.needsRollback && !this.#broken) clean = await this.#rollbackAndCheck()
     if (settled.leaked > 0) this.#logger.warn({ leaked: settled.leaked }, 'postgres read left session state; destroying connection')
+    if (!clean || this.#broken) return 'not_clean'
     const status = (this.client as unknown as StatusClient).getTransactionStatus()
-    if (clean && !this.#broken && status === 'I') return this.release()
-    this.destroy(clean ? `transaction_status_${status ?? 'unknown'}` : 'not_clean')
-  }
-
-  /**
-   * Waits for a finished query and keeps the client for another query of the same call when it
-   * is provably clean and idle; otherwise destroys it. Returns whether it may be reused.
-   */
-  async reuseAfter(query: Settling): Promise<boolean> {
-    const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
-    if (settled === TIMED_OUT || 'error' in settled) {
-      this.destroy('cleanup_timeout')
-      return false
-    }
-    const status = (this.client as unknown as StatusClient).getTransactionStatus()
-    if (settled.clean && !settled.needsRollback && !this.#broken && status === 'I') return true
-    this.destroy('not_clean')
-    return false
-  }
-
-  /**
-   * Waits for a query that failed with a server error, rolls its transaction back and checks the
-   * session, and keeps the client for another query of the same call when it is then provably clean
-   * and idle; otherwise destroys it. Returns whether it may be reused.
-   */
-  async recoverAfter(query: Settling): Promise<boolean> {
-    const settled = await settledWithin(query, CLEANUP_TIMEOUT_MS)
-    if (settled === TIMED_OUT || 'error' in settled) {
-      this.destroy('cleanup_timeout')
-      return false
-    }
-    const clean = settled.needsRollback && !this.#broken ? await this.#rollbackAndCheck() : settled.clean
-    const status = (this.client as unknown as StatusClient).getTransactionStatus()
-    if (clean && !this.#broken && status === 'I') return true
-    this.destroy('not_clean')
-    return false
+    return status === 'I' ? null : `transaction_status_${status ?? 'unknown'}`
   }
 
   /** After an abort: the statement was cancelled (or not); the connection is not reused either way. */

@@ -27,7 +27,7 @@ import { NO_CLAIMS, STATEMENT_NAMES, type SettingsValues } from './postgres-read
 import type { PortalRows } from './postgres-row-collector.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
 import type { TypeCache } from './postgres-types.js'
-import { WireQuery, wireValue, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
+import { WireQuery, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
 
 export type { PortalRows } from './postgres-row-collector.js'
 export type { PortalSettled } from './postgres-wire-query.js'
@@ -120,19 +120,11 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
       // A call without claims runs the settings without the claims subquery (same settings).
       if (settings[6] === NO_CLAIMS) this.#fixed(con, 'settingsBare', settings.slice(0, 6))
       else this.#fixed(con, 'settings', [...settings])
+      // Kept or not, the statement is alone in its own Parse (a named statement takes one statement
+      // too), parsed after the settings, so under the call's search path and role.
       const slot = named?.userStatement(connection, sql) ?? null
-      if (slot === null) this.writeStatement(con, sql, params)
-      else {
-        // Still alone in its own Parse (a named statement takes one statement too), parsed after
-        // the settings, so under the call's search path and role.
-        if (slot.parse) {
-          con.close({ type: 'S', name: slot.name })
-          con.parse({ name: slot.name, text: sql })
-        }
-        this.#boundKept = !slot.parse
-        con.bind({ statement: slot.name, values: params.map(wireValue) })
-        con.describe({ type: 'P' })
-      }
+      this.#boundKept = slot !== null && !slot.parse
+      this.writeStatement(con, sql, params, slot)
       this.#execute(Math.min(maxRows + 1, FIRST_CHUNK))
       if (this.#config.speculative === true) {
         // Sync is on its way: an error must not send another, and #finish has nothing to write.

@@ -14,6 +14,7 @@
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
 import { RowCollector, type FieldDescription } from './postgres-row-collector.js'
+import type { UserStatementSlot } from './postgres-session-statements.js'
 import { TYPE_LOOKUP_SQL, type TypeCache } from './postgres-types.js'
 
 /** The parts of pg's Connection the queries write to (pg's typings lag behind its code). */
@@ -217,10 +218,18 @@ export abstract class WireQuery<Outcome> {
     return con
   }
 
-  /** The statement, alone in its own Parse (unnamed statement and portal); Execute is the caller's. */
-  protected writeStatement(con: WireConnection, sql: string, params: readonly SqlParam[]): void {
-    con.parse({ text: sql })
-    con.bind({ values: params.map(wireValue) })
+  /**
+   * The statement, alone in its own Parse, bound to the unnamed portal; Execute is the caller's.
+   * Unnamed, or in one of the session's kept slots (postgres-session-statements.ts): then the slot
+   * is closed and parsed again only when the text is new to the session, else just bound.
+   */
+  protected writeStatement(con: WireConnection, sql: string, params: readonly SqlParam[], slot: UserStatementSlot | null = null): void {
+    if (slot === null) con.parse({ text: sql })
+    else if (slot.parse) {
+      con.close({ type: 'S', name: slot.name })
+      con.parse({ name: slot.name, text: sql })
+    }
+    con.bind({ ...(slot === null ? {} : { statement: slot.name }), values: params.map(wireValue) })
     con.describe({ type: 'P' })
   }
 
