@@ -63,9 +63,13 @@ export function resolveEmbeddedDataDir(
 ): string {
   const p = pathFor(environment.platform)
   if (configDataDir !== undefined && configDataDir.trim() !== '') return p.resolve(configDataDir)
+  return p.join(cacheRoot(environment), EMBEDDED_DIR_NAME)
+}
+
+/** sqlwarden's cache root: `$SQLWARDEN_CACHE_DIR` (resolved against the working directory), else the platform default. */
+function cacheRoot(environment: PathEnvironment): string {
   const override = nonEmpty(environment.env[CACHE_DIR_ENV])
-  if (override !== null) return p.resolve(override, EMBEDDED_DIR_NAME)
-  return p.join(defaultCacheRoot(environment), EMBEDDED_DIR_NAME)
+  return override !== null ? pathFor(environment.platform).resolve(override) : defaultCacheRoot(environment)
 }
 
 /**
@@ -74,7 +78,5 @@ export function resolveEmbeddedDataDir(
  * compile cache others can write to is code they can run).
  */
 export function compileCacheDir(environment: PathEnvironment = currentEnvironment()): string {
-  const p = pathFor(environment.platform)
-  const override = nonEmpty(environment.env[CACHE_DIR_ENV])
-  return override !== null ? p.resolve(override, 'compile-cache') : p.join(defaultCacheRoot(environment), 'compile-cache')
+  return pathFor(environment.platform).join(cacheRoot(environment), 'compile-cache')
 }
