@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { JsonValue } from '../../../src/exec/drivers/driver.js'
 import pg from 'pg'
-import { PortalQuery } from '../../../src/exec/drivers/postgres/postgres-portal-query.js'
+import { PortalQuery, type PortalOutcome, type PortalSettled } from '../../../src/exec/drivers/postgres/postgres-portal-query.js'
 import { OWN_STATEMENT_NAMES, STATEMENT_NAMES, USER_STATEMENT_NAMES } from '../../../src/exec/drivers/postgres/postgres-read-sql.js'
 import { SessionStatements } from '../../../src/exec/drivers/postgres/postgres-session-statements.js'
 import { TypeCache } from '../../../src/exec/drivers/postgres/postgres-types.js'
@@ -47,6 +47,28 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
   }
 
   const cleanState = () => [null, defaultWorkMem, 'postgres', '0', '0', '0', '0', '0']
+
+  /**
+   * A raw pg session driven by PortalQuery and one SessionStatements, as the driver does but with
+   * no Lease: the test sees each batch's outcome, settled state and whether it bound a kept slot.
+   */
+  async function withRawSession(
+    options: { speculative?: boolean },
+    body: (client: pg.Client, run: (sql: string) => Promise<{ result: PortalOutcome; settled: PortalSettled; boundKept: boolean }>) => Promise<void>,
+  ): Promise<void> {
+    const client = new pg.Client({ connectionString: fx.url })
+    await client.connect()
+    try {
+      const statements = new SessionStatements()
+      await body(client, async (sql) => {
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements, ...options })
+        client.query(q)
+        return { result: await q.result, settled: await q.settled, boundKept: q.boundKept }
+      })
+    } finally {
+      await client.end()
+    }
+  }
 
   test('set_config(…, false) inside the read is reverted by ROLLBACK; the connection is reused', async () => {
     const before = await state()
@@ -234,15 +256,7 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
   })
 
   test('a kept statement the session lost fails as 26000 and is marked as bound from a slot (the driver then parses it again)', async () => {
-    const client = new pg.Client({ connectionString: fx.url })
-    await client.connect()
-    try {
-      const statements = new SessionStatements()
-      const run = async (sql: string) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements, speculative: true })
-        client.query(q)
-        return { result: await q.result, settled: await q.settled, boundKept: q.boundKept }
-      }
+    await withRawSession({ speculative: true }, async (client, run) => {
       const first = await run('SELECT 1')
       assert.equal(first.boundKept, false)
       assert.equal(first.settled.clean, true)
@@ -260,9 +274,7 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
       assert.equal(again.boundKept, false)
       assert.equal(again.result.ok, true)
       assert.equal(again.settled.clean, true)
-    } finally {
-      await client.end()
-    }
+    })
   })
 
   test('a SQL-level PREPARE cannot take one of the driver\'s statement names', async () => {
@@ -275,37 +287,18 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
   })
 
   test('the leak check counts a protocol-level prepared statement that is not the driver\'s own', async () => {
-    const client = new pg.Client({ connectionString: fx.url })
-    await client.connect()
-    try {
-      const statements = new SessionStatements()
-      const run = async (sql: string) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements })
-        client.query(q)
-        await q.result
-        return q.settled
-      }
-      assert.deepEqual(await run('SELECT 1'), { clean: true, needsRollback: false, leaked: 0 })
+    await withRawSession({}, async (client, run) => {
+      assert.deepEqual((await run('SELECT 1')).settled, { clean: true, needsRollback: false, leaked: 0 })
       await client.query({ name: 'not_ours', text: 'SELECT 1' })
-      assert.deepEqual(await run('SELECT 1'), { clean: false, needsRollback: false, leaked: 1 })
+      assert.deepEqual((await run('SELECT 1')).settled, { clean: false, needsRollback: false, leaked: 1 })
       await client.query('DEALLOCATE not_ours')
       await client.query(`PREPARE ${STATEMENT_NAMES.begin.replace('begin', 'other')} AS SELECT 1`)
-      assert.deepEqual(await run('SELECT 1'), { clean: false, needsRollback: false, leaked: 1 })
-    } finally {
-      await client.end()
-    }
+      assert.deepEqual((await run('SELECT 1')).settled, { clean: false, needsRollback: false, leaked: 1 })
+    })
   })
 
   test('a session that lost the driver\'s statements fails one call, then parses them again', async () => {
-    const client = new pg.Client({ connectionString: fx.url })
-    await client.connect()
-    try {
-      const statements = new SessionStatements()
-      const run = async (sql: string) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), statements })
-        client.query(q)
-        return { result: await q.result, settled: await q.settled }
-      }
+    await withRawSession({}, async (client, run) => {
       // A failing first call: the batch ends in an error, so the session is not marked as prepared.
       const failed = await run('SELECT 1/0')
       assert.equal(failed.result.ok, false)
@@ -319,8 +312,6 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
       const again = await run('SELECT 3')
       assert.equal(again.result.ok, true)
       assert.equal(again.settled.clean, true)
-    } finally {
-      await client.end()
-    }
+    })
   })
 })
