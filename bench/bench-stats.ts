@@ -38,3 +38,25 @@ export { createSeededRandom as prng } from '../src/util/seeded-random.js'
 export function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : 'n/a'
 }
+
+/** One call of a benchmarked client, with the key to look up. */
+export type Caller = (id: number) => Promise<void>
+
+/** `concurrency` loops calling `caller` until `ms` have passed: calls, elapsed ms and every latency. */
+export async function burst(caller: Caller, nextId: () => number, concurrency: number, ms: number) {
+  const latencies: number[] = []
+  const deadline = performance.now() + ms
+  let calls = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now()
+        await caller(nextId())
+        latencies.push(performance.now() - t0)
+        calls++
+      }
+    }),
+  )
+  return { calls, elapsed: performance.now() - started, latencies }
+}

@@ -7,21 +7,27 @@
  *   npm run bench -- --quick      fewer rounds, for a smoke run
  *   npm run bench -- --only stdio,http        only these scenarios (scan, stdio, http, cold, analysis)
  *   npm run bench -- --server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   flags for every server process
+ *   npm run bench -- --peers      also measure the reference server and DBHub (installed from npm
+ *                                 into $SQLWARDEN_BENCH_PEERS_DIR or the temp dir on first use)
+ *
+ * Scenarios: scan, stdio, http, compare (the same lookup through the SDK floor, sqlwarden and, with
+ * --peers, the peers, interleaved with the baseline), cold, analysis.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng } from './bench-stats.js'
+import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, peerServers, startStdioServer, type ComparedServer } from './compare-servers.js'
+import { burst, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
+const peers = process.argv.includes('--peers')
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name)
   return i === -1 ? undefined : process.argv[i + 1]
@@ -38,11 +44,11 @@ process.on('warning', (warning) => {
   if (warning.name !== 'MaxListenersExceededWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`)
 })
 const ROWS = 1_000_000
+/** Pool size of the floor's and sqlwarden's servers in the compare scenario. */
+const COMPARE_POOL = 20
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 const POINT_SQL = `SELECT id, name, amount, created_at FROM ${BENCH_SCHEMA}.items WHERE id = $1`
 const log = (s: string) => process.stdout.write(`${s}\n`)
-
-type Caller = (id: number) => Promise<void>
 
 async function main(): Promise<void> {
   await ensureBenchTable(ROWS, log)
@@ -114,6 +120,48 @@ async function main(): Promise<void> {
     await http.close()
   }
 
+  if (runs('compare')) {
+    const viaSqlwarden = (start: () => ReturnType<typeof startStdio>, label: string): ComparedServer => ({
+      label,
+      start,
+      async call(client, id) {
+        const r = (await client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+        if (r.isError) throw new Error('query failed')
+      },
+    })
+    const peersDir = peers ? ensurePeers(log) : null
+    // Every server keeps its pool open while the others run: the floor's and sqlwarden's pools are
+    // 20 here (the peers keep their own 10), so all of them fit PostgreSQL's default 100 connections.
+    const compareConfig = join(dirname(config), 'compare.yaml')
+    writeFileSync(compareConfig, readFileSync(config, 'utf8').replace('poolSize: 32', `poolSize: ${COMPARE_POOL}`))
+    await compareServers({
+      title: `\nthe point lookup through each server over stdio, same run, interleaved with the baseline (server pools of ${COMPARE_POOL})${peers ? '' : '; --peers adds the reference server and DBHub'}:`,
+      baseline,
+      servers: [
+        floorServer(url, POINT_SQL, COMPARE_POOL),
+        viaSqlwarden(() => startStdio(compareConfig), 'sqlwarden'),
+        ...(peersDir === null ? [] : peerServers(peersDir, url, POINT_SQL)),
+      ],
+      nextId,
+      rounds: quick ? 2 : 6,
+      perRound: 250,
+      throughputRounds: quick ? 1 : 3,
+      ms: quick ? 2000 : 3000,
+      log,
+    })
+    if (peersDir !== null) {
+      await compareHttpServers({
+        title: '\nthe point lookup over HTTP, 32 in flight, same run, interleaved:',
+        servers: [viaSqlwarden(() => startHttp(compareConfig), 'sqlwarden, HTTP'), dbhubHttp(peersDir, url, POINT_SQL, await freePort())],
+        nextId,
+        rounds: quick ? 1 : 3,
+        ms: quick ? 2000 : 3000,
+        log,
+      })
+    }
+    log('')
+  }
+
   if (runs('cold')) {
     // Two forms, interleaved: the bench's config file (YAML, pool of 32), and `--db URL`, the
     // form of the README's quick start and of most client configs (no file to read).
@@ -179,24 +227,6 @@ async function latencyInterleaved(base: Caller, sw: Caller, nextId: () => number
     }
   }
   return { n: b.length, base50: percentile(b, 50), base99: percentile(b, 99), sw50: percentile(s, 50), sw99: percentile(s, 99) }
-}
-
-async function burst(caller: Caller, nextId: () => number, concurrency: number, ms: number) {
-  const latencies: number[] = []
-  const deadline = performance.now() + ms
-  let calls = 0
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now()
-        await caller(nextId())
-        latencies.push(performance.now() - t0)
-        calls++
-      }
-    }),
-  )
-  return { calls, elapsed: performance.now() - started, latencies }
 }
 
 /** CPU of the bench process and of the bench role's PostgreSQL backends, to show where a call's CPU goes. */
@@ -270,14 +300,20 @@ async function throughputInterleaved(base: Caller, sw: Caller, nextId: () => num
 }
 
 /** A stdio server from the bench config file, or from `--db URL` (the quick start's form) when `db` is given. */
-async function startStdio(config: string, db?: string) {
-  const args = db === undefined ? ['--config', config] : ['--db', db]
-  const transport = new StdioClientTransport({ command: process.execPath, args: [...serverNodeArgs, CLI, ...args], stderr: 'ignore' })
-  const client = new Client({ name: 'bench', version: '1' })
-  await client.connect(transport)
-  const pid = (transport as unknown as { pid: number | null }).pid
-  if (!pid) throw new Error('no server pid')
-  return { client, pid, close: () => client.close() }
+function startStdio(config: string, db?: string) {
+  return startStdioServer([...serverNodeArgs, CLI, ...(db === undefined ? ['--config', config] : ['--db', db])])
+}
+
+/** A loopback port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
 }
 
 async function startHttp(config: string) {
@@ -299,16 +335,7 @@ async function startHttp(config: string) {
     child.stderr?.on('data', onData)
     child.once('exit', () => reject(new Error(err)))
   })
-  const client = new Client({ name: 'bench', version: '1' })
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)))
-  return {
-    client,
-    pid: child.pid ?? 0,
-    async close() {
-      await client.close()
-      child.kill('SIGTERM')
-    },
-  }
+  return connectHttpClient(child, url)
 }
 
 main().catch((error: unknown) => {
