@@ -60,3 +60,48 @@ export async function burst(caller: Caller, nextId: () => number, concurrency: n
   )
   return { calls, elapsed: performance.now() - started, latencies }
 }
+
+/** `concurrency` loops calling `caller` until `n` calls have been made in all. */
+export async function callsInFlight(caller: Caller, nextId: () => number, concurrency: number, n: number): Promise<void> {
+  let started = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < n) {
+        started++
+        await caller(nextId())
+      }
+    }),
+  )
+}
+
+/**
+ * Drives a server at 32 in flight, in windows of `window` calls, until its CPU per call stops
+ * falling (V8 is still compiling the hot paths for the first thousands of calls, longer over HTTP,
+ * where every request builds its own Server): it stops when two windows in a row did not beat the
+ * best window so far by more than 5%, or after `maxWindows`. Returns the calls made and the CPU per
+ * call of the first and the last window, so the cold cost is printed too.
+ */
+export async function warmUntilSteady(
+  caller: Caller,
+  pid: number,
+  nextId: () => number,
+  window: number,
+  maxWindows: number,
+): Promise<{ calls: number; firstMs: number; lastMs: number }> {
+  let best = Number.POSITIVE_INFINITY
+  let first = Number.NaN
+  let last = Number.NaN
+  let stale = 0
+  let windows = 0
+  while (windows < maxWindows && stale < 2) {
+    const cpu0 = cpuMs(pid)
+    await callsInFlight(caller, nextId, 32, window)
+    last = (cpuMs(pid) - cpu0) / window
+    if (windows === 0) first = last
+    windows++
+    if (last < best * 0.95) stale = 0
+    else stale++
+    best = Math.min(best, last)
+  }
+  return { calls: windows * window, firstMs: first, lastMs: last }
+}

@@ -16,12 +16,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
-import { burst, cpuMs, fmt, percentile, type Caller } from './bench-stats.js'
+import { burst, cpuMs, fmt, percentile, warmUntilSteady, type Caller } from './bench-stats.js'
 
 /** A running server and the client connected to it. */
 export interface StartedServer {
   readonly client: Client
   readonly pid: number
+  /**
+   * Replaces the client with a fresh one (HTTP): the SDK's HTTP client transport leaves a listener
+   * on its long-lived abort signal per request, so a client that made a long warm-up grows slower.
+   */
+  renew?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -49,11 +54,21 @@ export async function startStdioServer(args: readonly string[], env?: Record<str
 
 /** Connects the SDK's Client over Streamable HTTP to a server process already listening at `url`. */
 export async function connectHttpClient(child: ChildProcess, url: string): Promise<StartedServer> {
-  const client = new Client({ name: 'bench', version: '1' })
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+  const connect = async () => {
+    const c = new Client({ name: 'bench', version: '1' })
+    await c.connect(new StreamableHTTPClientTransport(new URL(url)))
+    return c
+  }
+  let client = await connect()
   return {
-    client,
+    get client() {
+      return client
+    },
     pid: child.pid ?? 0,
+    async renew() {
+      await client.close()
+      client = await connect()
+    },
     async close() {
       await client.close()
       child.kill('SIGTERM')
@@ -183,6 +198,9 @@ interface CompareOptions {
   readonly rounds: number
   /** Length of one 32-in-flight burst. */
   readonly ms: number
+  /** Warm-up before measuring: windows of this many calls at 32 in flight, at most warmWindows (warmUntilSteady). */
+  readonly warmWindow: number
+  readonly warmWindows: number
   readonly log: (s: string) => void
 }
 
@@ -232,6 +250,7 @@ export async function compareServers(o: CompareOptions & { readonly baseline: Ca
     const pids = [0, ...started.map((s) => s.pid)]
     const rows: Row[] = ['baseline: pg.Pool in the bench process', ...o.servers.map((s) => s.label)].map((label) => ({ label, c1: [], calls: 0, elapsed: 0, cpu: 0 }))
     for (const caller of callers) for (let i = 0; i < 300; i++) await caller(o.nextId())
+    for (const [i, s] of started.entries()) await warmUntilSteady(callers[i + 1]!, s.pid, o.nextId, o.warmWindow, o.warmWindows)
 
     for (let r = 0; r < o.rounds; r++) {
       for (let k = 0; k < callers.length; k++) {
@@ -272,13 +291,19 @@ export async function compareHttpServers(o: CompareOptions): Promise<void> {
   try {
     for (const s of o.servers) started.push(await s.start())
     const rows = o.servers.map((s) => ({ label: s.label, calls: 0, elapsed: 0, cpu: 0 }))
-    for (const [i, s] of o.servers.entries()) for (let k = 0; k < 300; k++) await s.call(started[i]!.client, o.nextId())
     const callers = o.servers.map((s, i) => (id: number) => s.call(started[i]!.client, id))
+    const warmups: string[] = []
+    for (const [i, s] of started.entries()) {
+      const w = await warmUntilSteady(callers[i]!, s.pid, o.nextId, o.warmWindow, o.warmWindows)
+      warmups.push(`${w.calls} calls, server CPU per call ${fmt(w.firstMs, 3)} ms in the first ${o.warmWindow}, ${fmt(w.lastMs, 3)} ms in the last`)
+      await s.renew?.()
+    }
     await burstRounds(rows, callers, started.map((s) => s.pid), o.rounds, o.ms, o.nextId)
     const width = Math.max(...rows.map((row) => row.label.length))
     o.log(o.title)
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       o.log(`  ${row.label.padEnd(width)}  ${fmt((row.calls * 1000) / row.elapsed, 0).padStart(6)} calls/s   server CPU per call ${fmt(row.cpu / row.calls, 3)} ms`)
+      o.log(`  ${''.padEnd(width)}  after warming up at 32 in flight: ${warmups[i]}`)
     }
   } finally {
     for (const s of started) await s.close().catch(() => undefined)

@@ -24,7 +24,7 @@ import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
 import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, peerServers, startStdioServer, type ComparedServer } from './compare-servers.js'
-import { burst, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
+import { burst, warmUntilSteady, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
 const peers = process.argv.includes('--peers')
@@ -46,6 +46,12 @@ process.on('warning', (warning) => {
 const ROWS = 1_000_000
 /** Pool size of the floor's and sqlwarden's servers in the compare scenario. */
 const COMPARE_POOL = 20
+/**
+ * Before a 32-in-flight measurement, each server is driven at 32 in flight in windows of this many
+ * calls until its CPU per call stops falling, at most WARM_WINDOWS windows (warmUntilSteady).
+ */
+const WARM_WINDOW = 1000
+const WARM_WINDOWS = 15
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 const POINT_SQL = `SELECT id, name, amount, created_at FROM ${BENCH_SCHEMA}.items WHERE id = $1`
 const log = (s: string) => process.stdout.write(`${s}\n`)
@@ -95,6 +101,7 @@ async function main(): Promise<void> {
     log(`  baseline p50 ${fmt(c1.base50 * 1000, 0)} µs  p99 ${fmt(c1.base99 * 1000, 0)} µs`)
     log(`  sqlwarden p50 ${fmt(c1.sw50 * 1000, 0)} µs  p99 ${fmt(c1.sw99 * 1000, 0)} µs`)
     log(`  ratio p50 ${fmt(c1.sw50 / c1.base50)}×   p99 ${fmt(c1.sw99 / c1.base99)}×   (target p50 ≤ 2.0×)`)
+    await warmUntilSteady(viaStdio, stdio.pid, nextId, WARM_WINDOW, quick ? 3 : WARM_WINDOWS)
     const t32 = await throughputInterleaved(baseline, viaStdio, nextId, 32, quick ? 2 : 4, quick ? 2000 : 3000, stdio.pid)
     log(`point lookup, stdio, 32 in flight:`)
     log(`  baseline ${fmt(t32.baseRate, 0)} calls/s, sqlwarden ${fmt(t32.swRate, 0)} calls/s, ratio ${fmt(t32.swRate / t32.baseRate)}×   (target ≥ 0.5×)`)
@@ -108,12 +115,15 @@ async function main(): Promise<void> {
   if (runs('http')) {
     const http = await startHttp(config)
     const viaHttp: Caller = async (id) => {
+      // http.client, read at each call: renew() replaces it after the warm-up.
       const r = (await http.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
       if (r.isError) throw new Error('query failed')
     }
     await warm([viaHttp], nextId)
+    const w = await warmUntilSteady(viaHttp, http.pid, nextId, WARM_WINDOW, quick ? 3 : WARM_WINDOWS)
+    await http.renew?.()
     const h32 = await throughputInterleaved(baseline, viaHttp, nextId, 32, quick ? 2 : 3, quick ? 2000 : 3000, http.pid)
-    log(`point lookup, HTTP, 32 in flight:`)
+    log(`point lookup, HTTP, 32 in flight (after warming up: ${w.calls} calls, server CPU per call ${fmt(w.firstMs, 3)} ms in the first ${WARM_WINDOW}, ${fmt(w.lastMs, 3)} ms in the last):`)
     log(`  sqlwarden ${fmt(h32.swRate, 0)} calls/s (${fmt(h32.swRate / h32.baseRate)}× baseline), p50 ${fmt(h32.sw50)} ms, p99 ${fmt(h32.sw99)} ms`)
     log(`  server CPU per call ${fmt(h32.cpuPerCall, 3)} ms (${fmt(h32.cpuSystemPerCall, 3)} in the kernel)   (target ≤ 0.6 ms); peak RSS ${fmt(peakRssMiB(http.pid), 1)} MiB`)
     log(`  other CPU per call, baseline / sqlwarden: ${h32.side}`)
@@ -147,6 +157,8 @@ async function main(): Promise<void> {
       perRound: 250,
       throughputRounds: quick ? 1 : 3,
       ms: quick ? 2000 : 3000,
+      warmWindow: WARM_WINDOW,
+      warmWindows: quick ? 3 : WARM_WINDOWS,
       log,
     })
     if (peersDir !== null) {
@@ -156,6 +168,8 @@ async function main(): Promise<void> {
         nextId,
         rounds: quick ? 1 : 3,
         ms: quick ? 2000 : 3000,
+        warmWindow: WARM_WINDOW,
+        warmWindows: quick ? 3 : WARM_WINDOWS,
         log,
       })
     }
