@@ -23,7 +23,7 @@ import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, peerServers, startStdioServer, type ComparedServer } from './compare-servers.js'
+import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
 import { burst, warmUntilSteady, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
@@ -131,14 +131,6 @@ async function main(): Promise<void> {
   }
 
   if (runs('compare')) {
-    const viaSqlwarden = (start: () => ReturnType<typeof startStdio>, label: string): ComparedServer => ({
-      label,
-      start,
-      async call(client, id) {
-        const r = (await client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
-        if (r.isError) throw new Error('query failed')
-      },
-    })
     const peersDir = peers ? ensurePeers(log) : null
     // Every server keeps its pool open while the others run: the floor's and sqlwarden's pools are
     // 20 here (the peers keep their own 10), so all of them fit PostgreSQL's default 100 connections.
@@ -177,19 +169,27 @@ async function main(): Promise<void> {
   }
 
   if (runs('cold')) {
-    // Two forms, interleaved: the bench's config file (YAML, pool of 32), and `--db URL`, the
-    // form of the README's quick start and of most client configs (no file to read).
-    const starts: Record<'config' | 'db', number[]> = { config: [], db: [] }
+    // sqlwarden in two forms, interleaved: the bench's config file (YAML, pool of 32), and `--db URL`,
+    // the form of the README's quick start and of most client configs (no file to read); with
+    // --peers, the reference server and DBHub the same way.
+    const forms: ComparedServer[] = [
+      viaSqlwarden(() => startStdio(config), 'sqlwarden --config'),
+      viaSqlwarden(() => startStdio(config, url), 'sqlwarden --db'),
+      ...(peers ? peerServers(ensurePeers(log), url, POINT_SQL) : []),
+    ]
+    const starts = forms.map(() => [] as number[])
     for (let i = 0; i < (quick ? 3 : 7); i++) {
-      for (const form of ['config', 'db'] as const) {
+      for (const [j, form] of forms.entries()) {
         const t0 = performance.now()
-        const s = await startStdio(config, form === 'db' ? url : undefined)
-        await s.client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [1] } })
-        starts[form].push(performance.now() - t0)
+        const s = await form.start()
+        await form.call(s.client, 1)
+        starts[j]!.push(performance.now() - t0)
         await s.close()
       }
     }
-    log(`cold start to first result (spawn, connect, first query), real PostgreSQL: p50 ${fmt(percentile(starts.config, 50), 0)} ms with --config, ${fmt(percentile(starts.db, 50), 0)} ms with --db (target ≤ 400 ms)`)
+    const p50 = (j: number) => fmt(percentile(starts[j]!, 50), 0)
+    log(`cold start to first result (spawn, connect, first query), real PostgreSQL: p50 ${p50(0)} ms with --config, ${p50(1)} ms with --db (target ≤ 400 ms)`)
+    for (let j = 2; j < forms.length; j++) log(`  ${forms[j]!.label}: p50 ${p50(j)} ms`)
     log(`  for scale: node itself starts and exits in ${fmt(await bareNodeMs(quick ? 3 : 7), 0)} ms here (p50)`)
   }
 
@@ -310,6 +310,18 @@ async function throughputInterleaved(base: Caller, sw: Caller, nextId: () => num
     cpuSystemPerCall: cpuSystem / swCalls,
     /** CPU ms per call outside the server: the bench process (baseline's pg client, or the MCP client) and the PostgreSQL backends. */
     side: `bench process ${fmt(side.baseBench / baseCalls, 3)} / ${fmt(side.swBench / swCalls, 3)} ms, PostgreSQL backends ${fmt(side.baseBackends / baseCalls, 3)} / ${fmt(side.swBackends / swCalls, 3)} ms`,
+  }
+}
+
+/** sqlwarden as one of the compared servers: the point lookup through its `query` tool. */
+function viaSqlwarden(start: () => Promise<StartedServer>, label: string): ComparedServer {
+  return {
+    label,
+    start,
+    async call(client, id) {
+      const r = (await client.callTool({ name: 'query', arguments: { sql: POINT_SQL, params: [id] } })) as { isError?: boolean }
+      if (r.isError) throw new Error('query failed')
+    },
   }
 }
 
