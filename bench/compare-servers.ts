@@ -7,7 +7,9 @@
  *   - sqlwarden;
  *   - with `--peers`, the two servers the issue's targets were set against, installed from npm at
  *     pinned versions into a cache directory on first use (bench fixtures only, never a dependency):
- *     the reference PostgreSQL server and DBHub, over stdio, and DBHub over HTTP as well.
+ *     the reference PostgreSQL server and DBHub, over stdio, and DBHub over HTTP as well;
+ *   - over HTTP, sqlwarden against an HTTP floor: Node's http server and a pg.Pool, no MCP SDK
+ *     (bench/http-floor-server.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
@@ -159,31 +161,51 @@ export function peerServers(dir: string, url: string, pointSql: string): Compare
   ]
 }
 
+/** Spawns `node <args>` and resolves once its stdout or stderr has printed `marker`. */
+async function spawnListening(args: readonly string[], marker: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes(marker)) {
+        // Keep draining, stop collecting: the bench process must not grow with the server's output.
+        child.stdout?.off('data', onData).resume()
+        child.stderr?.off('data', onData).resume()
+        resolve()
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    child.once('exit', () => reject(new Error(`server exited: ${out.slice(-500)}`)))
+  })
+  return child
+}
+
+const HTTP_FLOOR_SERVER = fileURLToPath(new URL('./http-floor-server.ts', import.meta.url))
+
+/** The HTTP floor: Node's http server and a pg.Pool, no MCP SDK (bench/http-floor-server.ts). */
+export function httpFloorServer(url: string, pointSql: string, port: number, poolSize: number): ComparedServer {
+  return {
+    label: 'floor: node:http + pg.Pool, no MCP SDK, HTTP',
+    async start() {
+      const child = await spawnListening(['--import', 'tsx', HTTP_FLOOR_SERVER, url, String(port), String(poolSize)], 'http floor listening')
+      return connectHttpClient(child, `http://127.0.0.1:${port}/mcp`)
+    },
+    call: (client, id) => callOk(client, 'query', { sql: pointSql, params: [id] }),
+  }
+}
+
 /** DBHub over Streamable HTTP on a loopback port (it binds 0.0.0.0 unless told otherwise). */
 export function dbhubHttp(dir: string, url: string, pointSql: string, port: number): ComparedServer {
   const inline = (id: number) => pointSql.replace('$1', String(Math.trunc(id)))
   return {
     label: `DBHub ${PEERS.dbhub.version} (npm), HTTP`,
     async start() {
-      const child: ChildProcess = spawn(
-        process.execPath,
+      const child = await spawnListening(
         [peerEntry(dir, PEERS.dbhub), '--transport', 'http', '--host', '127.0.0.1', '--port', String(port), '--dsn', dbhubDsn(url)],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        'MCP server endpoint at',
       )
-      let out = ''
-      await new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          out += chunk.toString()
-          if (out.includes('MCP server endpoint at')) {
-            child.stdout?.off('data', onData).resume()
-            child.stderr?.off('data', onData).resume()
-            resolve()
-          }
-        }
-        child.stdout?.on('data', onData)
-        child.stderr?.on('data', onData)
-        child.once('exit', () => reject(new Error(`DBHub exited: ${out.slice(-500)}`)))
-      })
       return connectHttpClient(child, `http://127.0.0.1:${port}/mcp`)
     },
     call: (client, id) => callOk(client, 'execute_sql', { sql: inline(id) }),

@@ -23,7 +23,7 @@ import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
+import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, httpFloorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
 import { burst, warmUntilSteady, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
@@ -153,18 +153,21 @@ async function main(): Promise<void> {
       warmWindows: quick ? 3 : WARM_WINDOWS,
       log,
     })
-    if (peersDir !== null) {
-      await compareHttpServers({
-        title: '\nthe point lookup over HTTP, 32 in flight, same run, interleaved:',
-        servers: [viaSqlwarden(() => startHttp(compareConfig), 'sqlwarden, HTTP'), dbhubHttp(peersDir, url, POINT_SQL, await freePort())],
-        nextId,
-        rounds: quick ? 1 : 3,
-        ms: quick ? 2000 : 3000,
-        warmWindow: WARM_WINDOW,
-        warmWindows: quick ? 3 : WARM_WINDOWS,
-        log,
-      })
-    }
+    const [floorPort, dbhubPort] = (await freePorts(2)) as [number, number]
+    await compareHttpServers({
+      title: '\nthe point lookup over HTTP, 32 in flight, same run, interleaved:',
+      servers: [
+        httpFloorServer(url, POINT_SQL, floorPort, COMPARE_POOL),
+        viaSqlwarden(() => startHttp(compareConfig), 'sqlwarden, HTTP'),
+        ...(peersDir === null ? [] : [dbhubHttp(peersDir, url, POINT_SQL, dbhubPort)]),
+      ],
+      nextId,
+      rounds: quick ? 1 : 3,
+      ms: quick ? 2000 : 3000,
+      warmWindow: WARM_WINDOW,
+      warmWindows: quick ? 3 : WARM_WINDOWS,
+      log,
+    })
     log('')
   }
 
@@ -330,16 +333,24 @@ function startStdio(config: string, db?: string) {
   return startStdioServer([...serverNodeArgs, CLI, ...(db === undefined ? ['--config', config] : ['--db', db])])
 }
 
-/** A loopback port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
+/** `n` distinct loopback ports nothing listens on right now (all held open together while chosen). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer())
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address()
+            if (typeof address === 'object' && address !== null) resolve(address.port)
+            else reject(new Error('no port'))
+          })
+        }),
+    ),
+  )
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
 }
 
 async function startHttp(config: string) {
