@@ -10,6 +10,7 @@
 import { Server } from '@modelcontextprotocol/server'
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio'
 import pg from 'pg'
+import { floorResult } from './floor-result.js'
 
 const url = process.argv[2]
 if (url === undefined) throw new Error('usage: floor-server.ts <postgres url>')
@@ -21,13 +22,6 @@ server.setRequestHandler('tools/list', async () => ({
 }))
 server.setRequestHandler('tools/call', async (request) => {
   const args = (request.params.arguments ?? {}) as { sql?: string; params?: unknown[] }
-  const result = await pool.query({ text: String(args.sql), values: args.params ?? [], rowMode: 'array' })
-  const structured = {
-    columns: result.fields.map((f) => ({ name: f.name, type: String(f.dataTypeID) })),
-    rows: result.rows as unknown[][],
-    row_count: result.rows.length,
-    truncated: false,
-  }
-  return { content: [{ type: 'text' as const, text: JSON.stringify(structured) }], structuredContent: structured }
+  return floorResult(await pool.query({ text: String(args.sql), values: args.params ?? [], rowMode: 'array' }))
 })
 await server.connect(new StdioServerTransport())

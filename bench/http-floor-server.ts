@@ -9,6 +9,7 @@
  */
 import { createServer } from 'node:http'
 import pg from 'pg'
+import { floorResult } from './floor-result.js'
 
 const [url, port, poolSize] = process.argv.slice(2)
 if (url === undefined || port === undefined) throw new Error('usage: http-floor-server.ts <postgres url> <port> [pool size]')
@@ -26,14 +27,7 @@ async function answer(message: Message): Promise<unknown> {
   }
   if (message.method !== 'tools/call') return {}
   const args = message.params?.arguments ?? {}
-  const result = await pool.query({ text: String(args.sql), values: args.params ?? [], rowMode: 'array' })
-  const structured = {
-    columns: result.fields.map((f) => ({ name: f.name, type: String(f.dataTypeID) })),
-    rows: result.rows as unknown[][],
-    row_count: result.rows.length,
-    truncated: false,
-  }
-  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured }
+  return floorResult(await pool.query({ text: String(args.sql), values: args.params ?? [], rowMode: 'array' }))
 }
 
 const server = createServer((req, res) => {
