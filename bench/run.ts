@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     log(`  baseline p50 ${fmt(c1.base50 * 1000, 0)} µs  p99 ${fmt(c1.base99 * 1000, 0)} µs`)
     log(`  sqlwarden p50 ${fmt(c1.sw50 * 1000, 0)} µs  p99 ${fmt(c1.sw99 * 1000, 0)} µs`)
     log(`  ratio p50 ${fmt(c1.sw50 / c1.base50)}×   p99 ${fmt(c1.sw99 / c1.base99)}×   (target p50 ≤ 2.0×)`)
+    log(`  p50 ratio of each round's adjacent pair: median ${fmt(c1.pairMedian)}×, ${fmt(c1.pairMin)}–${fmt(c1.pairMax)}× over ${quick ? 3 : 10} rounds`)
     await warmUntilSteady(viaStdio, stdio.pid, nextId, WARM_WINDOW, quick ? 3 : WARM_WINDOWS)
     const t32 = await throughputInterleaved(baseline, viaStdio, nextId, 32, quick ? 2 : 4, quick ? 2000 : 3000, stdio.pid)
     log(`point lookup, stdio, 32 in flight:`)
@@ -231,19 +232,39 @@ async function warm(callers: Caller[], nextId: () => number): Promise<void> {
   for (const c of callers) for (let i = 0; i < 300; i++) await c(nextId())
 }
 
+/**
+ * Concurrency 1, in rounds of `perRound` calls each, the order swapped every round. Besides the
+ * pooled percentiles, the p50 ratio of each round's adjacent pair: the machine's speed drifts over a
+ * run, and a pair measured seconds apart shares most of that drift.
+ */
 async function latencyInterleaved(base: Caller, sw: Caller, nextId: () => number, rounds: number, perRound: number) {
   const b: number[] = []
   const s: number[] = []
+  const pairRatios: number[] = []
   for (let r = 0; r < rounds; r++) {
-    for (const [caller, out] of r % 2 === 0 ? ([[base, b], [sw, s]] as const) : ([[sw, s], [base, b]] as const)) {
+    const roundB: number[] = []
+    const roundS: number[] = []
+    for (const [caller, out] of r % 2 === 0 ? ([[base, roundB], [sw, roundS]] as const) : ([[sw, roundS], [base, roundB]] as const)) {
       for (let i = 0; i < perRound; i++) {
         const t0 = performance.now()
         await caller(nextId())
         out.push(performance.now() - t0)
       }
     }
+    b.push(...roundB)
+    s.push(...roundS)
+    pairRatios.push(percentile(roundS, 50) / percentile(roundB, 50))
   }
-  return { n: b.length, base50: percentile(b, 50), base99: percentile(b, 99), sw50: percentile(s, 50), sw99: percentile(s, 99) }
+  return {
+    n: b.length,
+    base50: percentile(b, 50),
+    base99: percentile(b, 99),
+    sw50: percentile(s, 50),
+    sw99: percentile(s, 99),
+    pairMedian: percentile(pairRatios, 50),
+    pairMin: Math.min(...pairRatios),
+    pairMax: Math.max(...pairRatios),
+  }
 }
 
 /** CPU of the bench process and of the bench role's PostgreSQL backends, to show where a call's CPU goes. */
