@@ -2,7 +2,9 @@
  * The `compare` scenario of `npm run bench`: the same point lookup through several MCP servers in
  * one run, interleaved with the raw pg.Pool baseline, so the targets' ratios can be read against
  * what the stack itself costs on this machine today:
- *   - the floor: the same MCP SDK server over stdio handing the SQL straight to a pg.Pool
+ *   - the floors: JSON lines over stdio and a pg.Pool, with no MCP SDK (bench/stdio-floor-server.ts),
+ *     what the two process hops and the query cost; and the same MCP SDK server over stdio handing
+ *     the SQL straight to a pg.Pool
  *     (bench/floor-server.ts), what any server on this stack pays before it governs anything;
  *   - sqlwarden;
  *   - with `--peers`, the two servers the issue's targets were set against, installed from npm at
@@ -85,6 +87,17 @@ async function callOk(client: Client, name: string, args: Record<string, unknown
 }
 
 const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.ts', import.meta.url))
+
+const STDIO_FLOOR_SERVER = fileURLToPath(new URL('./stdio-floor-server.ts', import.meta.url))
+
+/** The floor without the SDK: JSON lines over stdio and a pg.Pool (bench/stdio-floor-server.ts). */
+export function stdioFloorServer(url: string, pointSql: string, poolSize: number): ComparedServer {
+  return {
+    label: 'floor: JSON lines + pg.Pool, no MCP SDK',
+    start: () => startStdioServer(['--import', 'tsx', STDIO_FLOOR_SERVER, url, String(poolSize)]),
+    call: (client, id) => callOk(client, 'query', { sql: pointSql, params: [id] }),
+  }
+}
 
 /** The floor: the MCP SDK server and a pg.Pool, nothing of sqlwarden. */
 export function floorServer(url: string, pointSql: string, poolSize: number): ComparedServer {

@@ -23,7 +23,7 @@ import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, httpFloorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
+import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, httpFloorServer, stdioFloorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
 import { burst, warmUntilSteady, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
@@ -141,6 +141,7 @@ async function main(): Promise<void> {
       title: `\nthe point lookup through each server over stdio, same run, interleaved with the baseline (server pools of ${COMPARE_POOL})${peers ? '' : '; --peers adds the reference server and DBHub'}:`,
       baseline,
       servers: [
+        stdioFloorServer(url, POINT_SQL, COMPARE_POOL),
         floorServer(url, POINT_SQL, COMPARE_POOL),
         viaSqlwarden(() => startStdio(compareConfig), 'sqlwarden'),
         ...(peersDir === null ? [] : peerServers(peersDir, url, POINT_SQL)),
