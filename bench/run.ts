@@ -45,7 +45,7 @@ process.on('warning', (warning) => {
 })
 const ROWS = 1_000_000
 /** Pool size of the floor's and sqlwarden's servers in the compare scenario. */
-const COMPARE_POOL = 20
+const COMPARE_POOL = 12
 /**
  * Before a 32-in-flight measurement, each server is driven at 32 in flight in windows of this many
  * calls until its CPU per call stops falling, at most WARM_WINDOWS windows (warmUntilSteady).
@@ -133,8 +133,9 @@ async function main(): Promise<void> {
 
   if (runs('compare')) {
     const peersDir = peers ? ensurePeers(log) : null
-    // Every server keeps its pool open while the others run: the floor's and sqlwarden's pools are
-    // 20 here (the peers keep their own 10), so all of them fit PostgreSQL's default 100 connections.
+    // Every server keeps its pool open while the others run: the two floors' and sqlwarden's pools
+    // are COMPARE_POOL here (the peers keep their own 10), so all of them and the baseline's 32 fit
+    // PostgreSQL's default 100 connections.
     const compareConfig = join(dirname(config), 'compare.yaml')
     writeFileSync(compareConfig, readFileSync(config, 'utf8').replace('poolSize: 32', `poolSize: ${COMPARE_POOL}`))
     await compareServers({
