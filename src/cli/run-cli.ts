@@ -3,10 +3,7 @@
  * version and errors to stderr, and only the `doctor` and `demo` reports (which don't serve
  * stdio) go to stdout.
  */
-import { loadConfig } from '../config/load-config.js'
-import { createLogger } from '../log/logger.js'
 import { SERVER_VERSION } from '../server/server-info.js'
-import { startSqlwarden } from '../server/start-sqlwarden.js'
 import { parseCliArgs, USAGE } from './cli-args.js'
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -39,6 +36,12 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.command === 'keys-new') return (await import('./keys-command.js')).runKeysNew(args.keys)
   if (args.command === 'demo') return (await import('../demo/run-demo.js')).runDemo(args.overrides)
 
+  // The server's modules load only now: `--version`, `--help` and a bad flag answer without them.
+  const [{ loadConfig }, { createLogger }, { startSqlwarden }] = await Promise.all([
+    import('../config/load-config.js'),
+    import('../log/logger.js'),
+    import('../server/start-sqlwarden.js'),
+  ])
   const loaded = loadConfig(args.overrides)
   if (!loaded.ok) {
     process.stderr.write(`sqlwarden: ERR_CONFIG_INVALID: ${loaded.message}\n`)
