@@ -42,12 +42,11 @@ export interface ComparedServer {
 }
 
 /** Spawns `node <args>` as an MCP server over stdio and connects the SDK's Client to it. */
-export async function startStdioServer(args: readonly string[], env?: Record<string, string>): Promise<StartedServer> {
+export async function startStdioServer(args: readonly string[]): Promise<StartedServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [...args],
     stderr: 'ignore',
-    ...(env === undefined ? {} : { env: { ...(process.env as Record<string, string>), ...env } }),
   })
   const client = new Client({ name: 'bench', version: '1' })
   await client.connect(transport)
@@ -151,6 +150,11 @@ function peerEntry(dir: string, peer: (typeof PEERS)[keyof typeof PEERS]): strin
   return entry
 }
 
+/** The point lookup with its key written in: the peers' tools take SQL text only (the key is an integer). */
+function withKey(pointSql: string, id: number): string {
+  return pointSql.replace('$1', String(Math.trunc(id)))
+}
+
 /** DBHub wants sslmode spelled out; the loopback server has no TLS. */
 function dbhubDsn(url: string): string {
   const u = new URL(url)
@@ -159,40 +163,43 @@ function dbhubDsn(url: string): string {
 }
 
 export function peerServers(dir: string, url: string, pointSql: string): ComparedServer[] {
-  const inline = (id: number) => pointSql.replace('$1', String(Math.trunc(id)))
   return [
     {
       label: `reference server ${PEERS.reference.version} (npm)`,
       start: () => startStdioServer([peerEntry(dir, PEERS.reference), url]),
-      call: (client, id) => callOk(client, 'query', { sql: inline(id) }),
+      call: (client, id) => callOk(client, 'query', { sql: withKey(pointSql, id) }),
     },
     {
       label: `DBHub ${PEERS.dbhub.version} (npm)`,
       start: () => startStdioServer([peerEntry(dir, PEERS.dbhub), '--transport', 'stdio', '--dsn', dbhubDsn(url)]),
-      call: (client, id) => callOk(client, 'execute_sql', { sql: inline(id) }),
+      call: (client, id) => callOk(client, 'execute_sql', { sql: withKey(pointSql, id) }),
     },
   ]
 }
 
-/** Spawns `node <args>` and resolves once its stdout or stderr has printed `marker`. */
-async function spawnListening(args: readonly string[], marker: string): Promise<ChildProcess> {
+/**
+ * Spawns `node <args>` and resolves once its stdout or stderr has printed something `marker`
+ * matches, with the match (a server on port 0 prints where it listens).
+ */
+export async function spawnListening(args: readonly string[], marker: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  await new Promise<void>((resolve, reject) => {
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk.toString()
-      if (out.includes(marker)) {
+      const found = marker.exec(out)
+      if (found !== null) {
         // Keep draining, stop collecting: the bench process must not grow with the server's output.
         child.stdout?.off('data', onData).resume()
         child.stderr?.off('data', onData).resume()
-        resolve()
+        resolve(found)
       }
     }
     child.stdout?.on('data', onData)
     child.stderr?.on('data', onData)
     child.once('exit', () => reject(new Error(`server exited: ${out.slice(-500)}`)))
   })
-  return child
+  return { child, match }
 }
 
 const HTTP_FLOOR_SERVER = fileURLToPath(new URL('./http-floor-server.ts', import.meta.url))
@@ -202,7 +209,7 @@ export function httpFloorServer(url: string, pointSql: string, port: number, poo
   return {
     label: 'floor: node:http + pg.Pool, no MCP SDK, HTTP',
     async start() {
-      const child = await spawnListening(['--import', 'tsx', HTTP_FLOOR_SERVER, url, String(port), String(poolSize)], 'http floor listening')
+      const { child } = await spawnListening(['--import', 'tsx', HTTP_FLOOR_SERVER, url, String(port), String(poolSize)], /http floor listening/)
       return connectHttpClient(child, `http://127.0.0.1:${port}/mcp`)
     },
     call: (client, id) => callOk(client, 'query', { sql: pointSql, params: [id] }),
@@ -211,17 +218,16 @@ export function httpFloorServer(url: string, pointSql: string, port: number, poo
 
 /** DBHub over Streamable HTTP on a loopback port (it binds 0.0.0.0 unless told otherwise). */
 export function dbhubHttp(dir: string, url: string, pointSql: string, port: number): ComparedServer {
-  const inline = (id: number) => pointSql.replace('$1', String(Math.trunc(id)))
   return {
     label: `DBHub ${PEERS.dbhub.version} (npm), HTTP`,
     async start() {
-      const child = await spawnListening(
+      const { child } = await spawnListening(
         [peerEntry(dir, PEERS.dbhub), '--transport', 'http', '--host', '127.0.0.1', '--port', String(port), '--dsn', dbhubDsn(url)],
-        'MCP server endpoint at',
+        /MCP server endpoint at/,
       )
       return connectHttpClient(child, `http://127.0.0.1:${port}/mcp`)
     },
-    call: (client, id) => callOk(client, 'execute_sql', { sql: inline(id) }),
+    call: (client, id) => callOk(client, 'execute_sql', { sql: withKey(pointSql, id) }),
   }
 }
 

@@ -13,7 +13,7 @@
  * Scenarios: scan, stdio, http, compare (the same lookup through the SDK floor, sqlwarden and, with
  * --peers, the peers, interleaved with the baseline), cold, analysis.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -23,7 +23,7 @@ import pg from 'pg'
 import { analyzeSql } from '../src/sql/analyze-sql.js'
 import { loadPostgresParser } from '../src/sql/parser/postgres-parser.js'
 import { ADMIN_URL, BENCH_ROLE, BENCH_SCHEMA, benchReaderUrl, ensureBenchTable } from './bench-db.js'
-import { compareHttpServers, connectHttpClient, compareServers, dbhubHttp, ensurePeers, floorServer, httpFloorServer, stdioFloorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
+import { compareHttpServers, connectHttpClient, spawnListening, compareServers, dbhubHttp, ensurePeers, floorServer, httpFloorServer, stdioFloorServer, peerServers, startStdioServer, type ComparedServer, type StartedServer } from './compare-servers.js'
 import { burst, warmUntilSteady, cpuMs, cpuSplitMs, fmt, peakRssMiB, percentile, prng, type Caller } from './bench-stats.js'
 
 const quick = process.argv.includes('--quick')
@@ -377,25 +377,8 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 async function startHttp(config: string) {
-  const child: ChildProcess = spawn(process.execPath, [...serverNodeArgs, CLI, '--config', config, '--http', '127.0.0.1:0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env },
-  })
-  let err = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      err += c.toString()
-      const m = /"endpoint":"(http:[^"]+)"/.exec(err)
-      if (m?.[1]) {
-        // Keep draining stderr, but stop collecting it: the bench process must not grow with the server's log.
-        child.stderr?.off('data', onData).resume()
-        resolve(m[1])
-      }
-    }
-    child.stderr?.on('data', onData)
-    child.once('exit', () => reject(new Error(err)))
-  })
-  return connectHttpClient(child, url)
+  const { child, match } = await spawnListening([...serverNodeArgs, CLI, '--config', config, '--http', '127.0.0.1:0'], /"endpoint":"(http:[^"]+)"/)
+  return connectHttpClient(child, match[1]!)
 }
 
 main().catch((error: unknown) => {
