@@ -2,9 +2,10 @@
  * Private Redis and PostgreSQL instances on free loopback ports, for fault tests that kill and
  * restart a store (never the shared ones). Redis: the `redis-server` binary. PostgreSQL: initdb and
  * pg_ctl from the installed server, run as the `postgres` user when the tests run as root.
+ * PgBouncer in front of a server, for the pooler tests (startPgBouncer).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -102,6 +103,80 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
         asPostgres(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'])
       } catch {
         // already stopped
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface PrivatePgBouncer {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/**
+ * A private PgBouncer (Debian's `pgbouncer`, installed by .ci/run) on a free loopback port, in front
+ * of the PostgreSQL at `target`, in the given pool mode, with `serverPool` server connections. Trust
+ * auth for the target's user, as the loopback test server has. Run as `postgres` when the tests
+ * run as root (PgBouncer refuses root).
+ */
+export async function startPgBouncer(target: string, mode: 'session' | 'transaction', serverPool: number): Promise<PrivatePgBouncer> {
+  const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => existsSync(p)) ?? 'pgbouncer'
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'sqlwarden-pgbouncer-'))
+  chmodSync(dir, 0o777)
+  const url = new URL(target)
+  const user = decodeURIComponent(url.username) || 'postgres'
+  const db = url.pathname.replace(/^\//, '') || 'postgres'
+  writeFileSync(join(dir, 'users.txt'), `"${user}" ""\n`)
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `${db} = host=${url.hostname} port=${url.port || '5432'} dbname=${db}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${join(dir, 'users.txt')}`,
+      `pool_mode = ${mode}`,
+      `default_pool_size = ${serverPool}`,
+      'max_client_conn = 100',
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      // pg sends no startup parameters PgBouncer would refuse; application_name passes through.
+      'ignore_startup_parameters = extra_float_digits,options',
+      '',
+    ].join('\n'),
+  )
+  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o666)
+  const ini = join(dir, 'pgbouncer.ini')
+  const args = process.getuid?.() === 0 ? ['-u', 'postgres', ini] : [ini]
+  let child: ChildProcess | null = spawn(bin, args, { stdio: 'ignore' })
+  const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()))
+  child.once('error', () => undefined)
+  const proxied = `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${db}`
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null || i >= 100) {
+      child.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+      throw new Error(`PgBouncer (${bin}) did not start; .ci/run installs it (apt-get install pgbouncer)`)
+    }
+    try {
+      execFileSync('pg_isready', ['-h', '127.0.0.1', '-p', String(port), '-d', db, '-U', user, '-q'], { stdio: 'pipe' })
+      break
+    } catch {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return {
+    url: proxied,
+    async stop() {
+      const c = child
+      child = null
+      if (c !== null && c.exitCode === null) {
+        c.kill('SIGTERM')
+        await exited
       }
       rmSync(dir, { recursive: true, force: true })
     },

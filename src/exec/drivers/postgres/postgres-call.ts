@@ -11,6 +11,7 @@ import { CLAIM_NAME_PATTERN, type CallLimits } from '../driver.js'
 import { cancelled, describeError, mapPostgresError } from './postgres-errors.js'
 import { Lease } from './postgres-lease.js'
 import type { SettingsValues } from './postgres-read-sql.js'
+import { SESSION_MARK_SQL, type SessionCheck, type SessionIdentity } from './postgres-session-identity.js'
 
 /** The client-side deadline is the server's statement_timeout plus this, as a backstop only. */
 export const DEADLINE_GRACE_MS = 2_000
@@ -24,9 +25,17 @@ const IDLE_IN_TRANSACTION_MS = 10_000
 
 export type StopReason = 'abort' | 'deadline'
 
+/** The subject of every refusal once a connection's session was seen shared. */
+const SHARED_SESSION = 'pooled_session_shared'
+
 export interface CallDeps {
   readonly pool: Pool
   readonly logger: Logger
+  /**
+   * Each connection's session mark (postgres-session-identity.ts), or null where every connection
+   * shares one session by design (PGlite). Once a session is seen shared, every call is refused.
+   */
+  readonly sessions: SessionIdentity | null
   isClosing(): boolean
 }
 
@@ -41,6 +50,8 @@ export interface LeasedCall {
   readonly timeoutMs: number
   /** The identity's claims as the JSON object SETTINGS_SQL reads ($7). */
   readonly claims: string
+  /** The check of this connection's session mark, for the query's settings row (null on PGlite). */
+  readonly session: SessionCheck | null
 }
 
 /** Timeouts of 0 mean "none" in PostgreSQL; a bounded call never sends 0 (I6). */
@@ -95,6 +106,8 @@ export async function withLeasedCall<T>(
   body: (call: LeasedCall) => Promise<Result<T>>,
 ): Promise<Result<T>> {
   if (deps.isClosing()) return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'driver_closed' })
+  // A session was seen shared: a transaction-mode pooler voids I7 (logged once, when proved).
+  if (deps.sessions?.shared === true) return fail('ERR_SOURCE_UNAVAILABLE', { subject: SHARED_SESSION })
   // The wire format ends SQL text at NUL: the server would run a prefix analysis never saw.
   if (sql.includes('\0')) return fail('ERR_EXEC_INVALID_INPUT', { subject: 'nul_character' })
   // Names are checked by the config schema already; checked again before anything is checked out.
@@ -122,7 +135,27 @@ export async function withLeasedCall<T>(
       return mapPostgresError(first.error, { cancelledBy: null, connecting: true })
     }
     const lease = new Lease(first.client, deps.logger)
-    return await body({ client: first.client, lease, stop: stop.promise, timeoutMs, claims })
+    const sessions = deps.sessions
+    if (sessions !== null && sessions.markOf(first.client) === null) {
+      // The connection's first call: mark its session, in a transaction of its own, committed.
+      const mark = sessions.newMark()
+      const set = await Promise.race([
+        first.client.query({ text: SESSION_MARK_SQL, values: [mark] }).then(
+          () => true as const,
+          (error: unknown) => ({ error }),
+        ),
+        stop.promise,
+      ])
+      if (set !== true) {
+        lease.destroy('session_mark_failed')
+        if (typeof set === 'string') return cancelled({ cancelledBy: set, statementTimeoutMs: timeoutMs })
+        deps.logger.warn({ err: describeError(set.error) }, 'postgres session mark failed')
+        return mapPostgresError(set.error, { cancelledBy: null, connecting: true })
+      }
+      sessions.record(first.client, mark)
+    }
+    const session = sessions === null ? null : sessions.checkFor(first.client)
+    return await body({ client: first.client, lease, stop: stop.promise, timeoutMs, claims, session })
   } finally {
     stop.dispose()
   }
@@ -162,6 +195,8 @@ export function outcomeFailure(
   statementTimeoutMs: number,
   messages: { readonly refused: string; readonly failed: string },
 ): Fail {
+  // The batch ran in a session that is not the connection's own (postgres-session-identity.ts, logged there).
+  if (outcome.unexpected === 'session_shared') return fail('ERR_SOURCE_UNAVAILABLE', { subject: SHARED_SESSION })
   if (outcome.unexpected !== undefined) {
     logger.warn({ subject: outcome.unexpected }, messages.refused)
     return fail('ERR_EXEC_QUERY_FAILED', { subject: outcome.unexpected, cause: outcome.error })

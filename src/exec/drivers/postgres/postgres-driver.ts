@@ -17,6 +17,7 @@ import { sendCancelRequest } from './postgres-cancel.js'
 import { cancelled, describeError, sqlState } from './postgres-errors.js'
 import { PortalQuery, type PortalOutcome, type PortalRows } from './postgres-portal-query.js'
 import { readResult } from './postgres-row-collector.js'
+import { SessionIdentity } from './postgres-session-identity.js'
 import { SessionStatements } from './postgres-session-statements.js'
 import { pgSslConfig, withoutSslParams, type PostgresSslOptions } from './postgres-ssl.js'
 import { TypeCache } from './postgres-types.js'
@@ -95,7 +96,10 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     void tracked.finally(() => cleanups.delete(tracked))
   }
 
-  const callDeps = { pool, logger, isClosing: () => closing !== null }
+  // A real server gives each connection a session of its own, and the driver checks it stays so;
+  // the embedded PGlite backend is one session shared by all by design (postgres-session-identity.ts).
+  const sessions = options.cancel === 'protocol' ? new SessionIdentity(logger) : null
+  const callDeps = { pool, logger, sessions, isClosing: () => closing !== null }
 
   function run(
     sql: string,
@@ -104,7 +108,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     signal?: AbortSignal,
     pathOverride?: readonly string[],
   ): Promise<Result<PortalRows>> {
-    return withLeasedCall(callDeps, sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims }) => {
+    return withLeasedCall(callDeps, sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, session }) => {
       const path = pathOverride === undefined ? searchPath : pathOverride.map(quoteIdent).join(', ')
       let query: PortalQuery | null = null
       let outcome: PortalOutcome | StopReason | undefined
@@ -129,6 +133,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
           settings: callSettings(budgetMs, lockTimeout, path, limits, claims),
           ...callCaps(limits),
           types,
+          session,
           speculative,
           ...(statements === undefined ? {} : { statements }),
         })
@@ -181,7 +186,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     explain: (request) => read({ ...request, sql: `EXPLAIN (FORMAT JSON) ${request.sql}` }),
     // Writes (the `execute` tool): same pool, settings, deadline and lease; postgres-write.ts.
     write: createPostgresWrite({
-      pool, logger, types, searchPath, lockTimeoutMs: options.lockTimeoutMs, cancel: options.cancel,
+      pool, logger, sessions, types, searchPath, lockTimeoutMs: options.lockTimeoutMs, cancel: options.cancel,
       isClosing: () => closing !== null,
       track,
     }),

@@ -25,6 +25,7 @@ import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
 import { NO_CLAIMS, STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
 import type { PortalRows } from './postgres-row-collector.js'
+import type { SessionCheck } from './postgres-session-identity.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
 import type { TypeCache } from './postgres-types.js'
 import { WireQuery, type Step, type WireConnection, type WireFailure } from './postgres-wire-query.js'
@@ -45,6 +46,8 @@ export interface PortalQueryConfig {
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache
+  /** The connection's session check (postgres-session-identity.ts); null on PGlite. */
+  readonly session: SessionCheck | null
   /**
    * One round trip for the whole call: ROLLBACK, the leak check and Sync are written in the same
    * batch as the statement's first Execute. Right when the first chunk holds the whole answer

@@ -6,7 +6,9 @@ export const BEGIN_SQL = 'BEGIN READ ONLY'
 
 /**
  * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path,
- * $5 role, $6 sqlwarden.principal.
+ * $5 role, $6 sqlwarden.principal. The row's last column (SETTINGS_SESSION_COLUMN) is the
+ * connection's session mark: it arrives before any row of the statement and proves the batch runs
+ * in the connection's own session (postgres-session-identity.ts).
  * The output settings fix the text the value converters parse (postgres-values.ts).
  * standard_conforming_strings is forced on because libpg-query always parses with it on: with it
  * off (a role or database default), `'a\' || ' ), pg_sleep(5) --'` is two strings to the parser but
@@ -22,7 +24,11 @@ export const SETTINGS_BARE_SQL =
   // sets one). The name comes from the policy's allowlist and the server checks membership.
   // $6 the principal, for row-level security policies.
   "pg_catalog.set_config('role', COALESCE($5::text, pg_catalog.current_setting('role')), true), " +
-  "pg_catalog.set_config('sqlwarden.principal', $6, true)"
+  "pg_catalog.set_config('sqlwarden.principal', $6, true), " +
+  "pg_catalog.current_setting('sqlwarden.session', true)"
+
+/** The settings row's column holding the session mark, in SETTINGS_BARE_SQL and SETTINGS_SQL alike. */
+export const SETTINGS_SESSION_COLUMN = 11
 
 /**
  * SETTINGS_BARE_SQL and $7, the claims as a JSON object: each becomes sqlwarden.claim.<name>.

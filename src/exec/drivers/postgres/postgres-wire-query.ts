@@ -13,6 +13,8 @@
  */
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
+import { SETTINGS_SESSION_COLUMN } from './postgres-read-sql.js'
+import type { SessionCheck } from './postgres-session-identity.js'
 import { RowCollector, type FieldDescription } from './postgres-row-collector.js'
 import type { UserStatementSlot } from './postgres-session-statements.js'
 import { TYPE_LOOKUP_SQL, type TypeCache } from './postgres-types.js'
@@ -48,6 +50,8 @@ export interface WireQueryConfig {
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache
+  /** The connection's session mark, checked at the settings row; null where sessions are shared by design (PGlite). */
+  readonly session: SessionCheck | null
 }
 
 /** What the subclass reports for an ErrorResponse or a dead connection. */
@@ -79,6 +83,7 @@ export abstract class WireQuery<Outcome> {
   protected finishing = false
 
   readonly #types: TypeCache
+  readonly #session: SessionCheck | null
   readonly #copyFailMessage: string
   #con: WireConnection | null = null
   #resolveResult!: (outcome: Outcome) => void
@@ -92,6 +97,7 @@ export abstract class WireQuery<Outcome> {
 
   constructor(config: WireQueryConfig, copyFailMessage: string) {
     this.#types = config.types
+    this.#session = config.session
     this.#copyFailMessage = copyFailMessage
     this.collector = new RowCollector(config.maxRows, config.maxBytes, config.types)
     this.result = new Promise((resolve) => (this.#resolveResult = resolve))
@@ -117,6 +123,9 @@ export abstract class WireQuery<Outcome> {
   handleDataRow(msg: { fields: (string | null)[] }): void {
     switch (this.steps[0]) {
       case 'settings':
+        // Before any row of the statement: a batch in a session that is not the connection's own
+        // gets none of them through (the result is refused, the connection destroyed, the source refused).
+        if (this.#session !== null && !this.#session(msg.fields[SETTINGS_SESSION_COLUMN])) this.markUnexpected('session_shared')
         return
       case 'user':
         return this.userRow(msg.fields)

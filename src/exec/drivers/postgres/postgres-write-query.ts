@@ -23,6 +23,7 @@ import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
 import { LEAK_CHECK_SQL, SETTINGS_SQL, type SettingsValues } from './postgres-read-sql.js'
 import type { PortalRows } from './postgres-row-collector.js'
+import type { SessionCheck } from './postgres-session-identity.js'
 import type { TypeCache } from './postgres-types.js'
 import { WireQuery, type Step, type WireFailure } from './postgres-wire-query.js'
 
@@ -49,6 +50,8 @@ export interface WriteQueryConfig {
   readonly maxRows: number
   readonly maxBytes: number
   readonly types: TypeCache
+  /** The connection's session check (postgres-session-identity.ts); null on PGlite. */
+  readonly session: SessionCheck | null
 }
 
 export type WriteOutcome =

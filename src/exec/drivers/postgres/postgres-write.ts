@@ -17,11 +17,14 @@ import { cancelled } from './postgres-errors.js'
 import { within } from './postgres-lease.js'
 import { readResult } from './postgres-row-collector.js'
 import type { TypeCache } from './postgres-types.js'
+import type { SessionIdentity } from './postgres-session-identity.js'
 import { WriteQuery, type WriteOutcome } from './postgres-write-query.js'
 
 export interface PostgresWriteDeps {
   readonly pool: Pool
   readonly logger: Logger
+  /** The read path's session marks (postgres-session-identity.ts); null on PGlite. */
+  readonly sessions: SessionIdentity | null
   readonly types: TypeCache
   /** The source's search_path, already quoted as identifiers (as the read path sends it). */
   readonly searchPath: string
@@ -38,7 +41,7 @@ export function createPostgresWrite(deps: PostgresWriteDeps): (request: WriteReq
 
   return function write(request: WriteRequest): Promise<Result<WriteResult>> {
     const { limits, signal } = request
-    return withLeasedCall(deps, request.sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims }) => {
+    return withLeasedCall(deps, request.sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, session }) => {
       const query = new WriteQuery({
         sql: request.sql,
         params: request.params,
@@ -46,6 +49,7 @@ export function createPostgresWrite(deps: PostgresWriteDeps): (request: WriteReq
         settings: callSettings(timeoutMs, lockTimeout, deps.searchPath, limits, claims),
         ...callCaps(limits),
         types: deps.types,
+        session,
       })
       client.query(query)
       let outcome: WriteOutcome | StopReason = await Promise.race([query.result, stop])
