@@ -19,8 +19,9 @@ export interface PathEnvironment {
   readonly homedir: string
 }
 
-function currentEnvironment(): PathEnvironment {
-  return { env: process.env, platform: process.platform, homedir: homedir() }
+/** This process's environment, platform and home directory; `env` may be given instead of process.env. */
+export function currentEnvironment(env: PathEnvironment['env'] = process.env): PathEnvironment {
+  return { env, platform: process.platform, homedir: homedir() }
 }
 
 /** `path.win32` on Windows, `path.posix` elsewhere, so tests can check every platform anywhere. */
@@ -66,8 +67,11 @@ export function resolveEmbeddedDataDir(
   return p.join(cacheRoot(environment), EMBEDDED_DIR_NAME)
 }
 
-/** sqlwarden's cache root: `$SQLWARDEN_CACHE_DIR` (resolved against the working directory), else the platform default. */
-function cacheRoot(environment: PathEnvironment): string {
+/**
+ * sqlwarden's cache root: `$SQLWARDEN_CACHE_DIR` (resolved against the working directory), else the
+ * platform default. The embedded database, the compile cache and the default audit file live here.
+ */
+export function cacheRoot(environment: PathEnvironment = currentEnvironment()): string {
   const override = nonEmpty(environment.env[CACHE_DIR_ENV])
   return override !== null ? pathFor(environment.platform).resolve(override) : defaultCacheRoot(environment)
 }
