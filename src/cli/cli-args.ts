@@ -141,7 +141,7 @@ Governed, read-only SQL for AI agents over MCP (stdio by default).
 Commands:
   (none)               serve MCP over stdio (or HTTP with --http)
   demo                 run a narrated session against the embedded demo database
-  doctor               check the database role and print what to change
+  doctor               check the database role and any pooler in front, and print what to change
   policy check FILE     validate a policy file and print what each role can reach
   policy explain --as PRINCIPAL [--role ROLE] [--tool TOOL] [--source SOURCE] "SQL"
                        the decision for a call, with its reason, without running it

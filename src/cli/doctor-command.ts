@@ -1,11 +1,13 @@
 /**
- * `sqlwarden doctor`: connects to each configured source, prints the role's powers and write
- * privileges, and the SQL that would make it a least-privilege reader. Exits 1 when a source's
- * role would be refused at start-up, or the source can't be reached.
+ * `sqlwarden doctor`: connects to each configured source, says whether a pooler sits in front and
+ * whether it shares sessions, prints the role's powers and write privileges, and the SQL that would
+ * make it a least-privilege reader. Exits 1 when a source's role would be refused at start-up, its
+ * sessions are shared (every call would be refused, D30), or the source can't be reached.
  */
 import type { Config } from '../config/config-schema.js'
 import type { RoleReport } from '../exec/drivers/driver.js'
 import { createPostgresDriver } from '../exec/drivers/postgres/postgres-driver.js'
+import { probeSessions, type SessionProbe } from '../exec/drivers/postgres/postgres-session-probe.js'
 import { judgeRole } from '../exec/role-check.js'
 import type { Logger } from '../log/logger.js'
 
@@ -14,6 +16,18 @@ export async function runDoctor(config: Config, logger: Logger, out: NodeJS.Writ
   for (const [name, source] of Object.entries(config.sources)) {
     if (source.kind !== 'postgres') {
       out.write(`source ${name}: embedded demo database (PGlite, a local copy; runs as its built-in superuser)\n\n`)
+      continue
+    }
+    // Before the role: behind a pooler that shares sessions the driver would refuse the role query too.
+    const probe = await probeSessions({ connectionString: source.url, ...(source.ssl === undefined ? {} : { ssl: source.ssl }) })
+    if (!probe.ok) {
+      out.write(`source ${name}: cannot connect (${probe.code})\n\n`)
+      status = 1
+      continue
+    }
+    if (probe.value.shared) {
+      out.write(`source ${name}: ${connectionLine(probe.value)}\n  verdict: REFUSED: every call would be refused; use session pooling or connect directly\n\n`)
+      status = 1
       continue
     }
     const driver = createPostgresDriver({
@@ -33,7 +47,7 @@ export async function runDoctor(config: Config, logger: Logger, out: NodeJS.Writ
         continue
       }
       const verdict = judgeRole(report.value)
-      out.write(describe(name, report.value))
+      out.write(describe(name, report.value, probe.value))
       if (verdict.kind === 'unsafe') {
         status = source.allowUnsafeRole ? status : 1
         out.write(`  verdict: REFUSED at start-up: ${verdict.message}${source.allowUnsafeRole ? ' (allowed by allowUnsafeRole)' : ''}\n`)
@@ -51,7 +65,17 @@ export async function runDoctor(config: Config, logger: Logger, out: NodeJS.Writ
   return status
 }
 
-function describe(name: string, r: RoleReport): string {
+/** What sits between sqlwarden and PostgreSQL, as the session probe saw it. */
+function connectionLine(p: SessionProbe): string {
+  if (p.shared) {
+    return 'connection: through a pooler that shares sessions between connections (transaction or statement pooling), which voids call isolation (I7, D30)'
+  }
+  return p.proxied
+    ? 'connection: through a pooler or proxy; each connection kept a session of its own in the probe (session pooling: supported)'
+    : 'connection: direct to PostgreSQL (one backend per connection)'
+}
+
+function describe(name: string, r: RoleReport, probe: SessionProbe): string {
   const flags = [
     r.superuser && 'SUPERUSER',
     r.bypassRls && 'BYPASSRLS',
@@ -61,6 +85,7 @@ function describe(name: string, r: RoleReport): string {
   ].filter(Boolean)
   return [
     `source ${name}: PostgreSQL ${r.serverVersion}, role ${r.role}`,
+    `  ${connectionLine(probe)}`,
     `  attributes: ${flags.length ? flags.join(' ') : 'none'}`,
     `  member of: ${r.memberOf.length ? r.memberOf.join(', ') : 'none'}`,
     `  write privileges: ${r.writePrivileges.length ? '' : 'none'}`,

@@ -80,6 +80,7 @@ test('sqlwarden doctor: OK for the least-privilege role, REFUSED (exit 1) with a
   assert.equal(good.code, 0, good.stderr)
   assert.match(good.stdout, /role sqlwarden_e2e_reader/)
   assert.match(good.stdout, /verdict: OK/)
+  assert.match(good.stdout, /connection: direct to PostgreSQL/)
   const bad = await runCli(['doctor', '--db', ADMIN_URL])
   assert.equal(bad.code, 1)
   assert.match(bad.stdout, /verdict: REFUSED/)

@@ -18,7 +18,11 @@ import assert from 'node:assert/strict'
 import pino from 'pino'
 import { after, before, describe, test } from 'node:test'
 import type { ReadRequest, SourceDriver } from '../../src/exec/drivers/driver.js'
+import { PassThrough } from 'node:stream'
+import { runDoctor } from '../../src/cli/doctor-command.js'
+import { loadConfig } from '../../src/config/load-config.js'
 import { createPostgresDriver } from '../../src/exec/drivers/postgres/postgres-driver.js'
+import { probeSessions } from '../../src/exec/drivers/postgres/postgres-session-probe.js'
 import type { Logger } from '../../src/log/logger.js'
 import type { Result } from '../../src/util/result.js'
 import { requirePostgres, uniqueName } from '../helpers/postgres-env.js'
@@ -77,6 +81,7 @@ function refusedAsShared(result: Result<unknown>): boolean {
 }
 
 interface BehindPgBouncer {
+  readonly url: string
   readonly driver: SourceDriver
   readonly errors: string[]
   close(): Promise<void>
@@ -96,6 +101,7 @@ async function behindPgBouncer(mode: 'session' | 'transaction', serverPool: numb
     applicationName: uniqueName('swpooler'),
   })
   return {
+    url: bouncer.url,
     driver,
     errors,
     async close() {
@@ -105,7 +111,24 @@ async function behindPgBouncer(mode: 'session' | 'transaction', serverPool: numb
   }
 }
 
+/** `sqlwarden doctor --db url`: its exit status and what it printed. */
+async function doctor(url: string): Promise<{ status: number; text: string }> {
+  const loaded = loadConfig({ db: url }, {}, () => {
+    throw new Error('no config file')
+  })
+  if (!loaded.ok) throw new Error(loaded.message)
+  const out = new PassThrough()
+  let text = ''
+  out.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  const status = await runDoctor(loaded.config, pino({ level: 'silent' }), out)
+  return { status, text }
+}
+
 describe('PgBouncer in front of PostgreSQL', () => {
+  test('doctor, directly: no pooler, nothing shared', async () => {
+    assert.deepEqual(await probeSessions({ connectionString: await requirePostgres() }), { ok: true, value: { proxied: false, shared: false } })
+  })
+
   describe('transaction pooling', () => {
     let it: BehindPgBouncer
     // Four client connections over two server connections: they must share sessions.
@@ -131,6 +154,14 @@ describe('PgBouncer in front of PostgreSQL', () => {
       assert.ok(refusedAsShared(await driver.write({ sql: 'INSERT INTO nowhere VALUES ($1)', params: [1], statementClass: 'insert', limits: LIMITS })))
       assert.equal(it.errors.length, 1, 'logged once, not once per refused call')
     })
+
+    test('doctor finds the shared sessions before any call, and fails', async () => {
+      assert.deepEqual(await probeSessions({ connectionString: it.url }), { ok: true, value: { proxied: true, shared: true } })
+      const { status, text } = await doctor(it.url)
+      assert.equal(status, 1)
+      assert.match(text, /connection: through a pooler that shares sessions/)
+      assert.match(text, /verdict: REFUSED: every call would be refused/)
+    })
   })
 
   describe('session pooling', () => {
@@ -142,6 +173,12 @@ describe('PgBouncer in front of PostgreSQL', () => {
       const tally = await drive(it.driver, 60, 8)
       assert.deepEqual(tally, { ok: 480, wrongAnswer: [], refused: 0, otherFailures: [] })
       assert.deepEqual(it.errors, [])
+    })
+
+    test('doctor sees a pooler that keeps sessions apart: supported', async () => {
+      assert.deepEqual(await probeSessions({ connectionString: it.url }), { ok: true, value: { proxied: true, shared: false } })
+      const { text } = await doctor(it.url)
+      assert.match(text, /connection: through a pooler or proxy; each connection kept a session of its own/)
     })
   })
 })
