@@ -120,6 +120,11 @@ const catalog = {
 
   ERR_SOURCE_UNKNOWN: { message: 'Unknown source', retryable: false, surface: 'tool' },
   ERR_SOURCE_UNAVAILABLE: { message: 'The database is unavailable', retryable: true, surface: 'tool' },
+  ERR_SOURCE_MISCONFIGURED: {
+    message: 'The connection to this database voids call isolation; the source is refused until it is fixed',
+    retryable: false,
+    surface: 'tool',
+  },
 
   ERR_EXEC_TIMEOUT: {
     message: 'The statement exceeded its time limit and was cancelled on the server',

@@ -68,7 +68,7 @@ async function drive(driver: SourceDriver, rounds: number, parallel: number): Pr
           const row = result.value.rows[0]
           if (row?.[0] === request.params[0] && row?.[1] === marker) tally.ok++
           else tally.wrongAnswer.push(JSON.stringify({ asked: [request.params[0], marker], got: row }))
-        } else if (result.code === 'ERR_SOURCE_UNAVAILABLE' && result.subject === 'pooled_session_shared') tally.refused++
+        } else if (result.code === 'ERR_SOURCE_MISCONFIGURED' && result.subject === 'pooled_session_shared') tally.refused++
         else tally.otherFailures.push(`${result.code} (${result.subject ?? ''})`)
       }),
     )
@@ -77,7 +77,7 @@ async function drive(driver: SourceDriver, rounds: number, parallel: number): Pr
 }
 
 function refusedAsShared(result: Result<unknown>): boolean {
-  return !result.ok && result.code === 'ERR_SOURCE_UNAVAILABLE' && result.subject === 'pooled_session_shared'
+  return !result.ok && result.code === 'ERR_SOURCE_MISCONFIGURED' && result.subject === 'pooled_session_shared'
 }
 
 interface BehindPgBouncer {

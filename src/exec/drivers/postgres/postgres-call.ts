@@ -107,7 +107,7 @@ export async function withLeasedCall<T>(
 ): Promise<Result<T>> {
   if (deps.isClosing()) return fail('ERR_SOURCE_UNAVAILABLE', { subject: 'driver_closed' })
   // A session was seen shared: a transaction-mode pooler voids I7 (logged once, when proved).
-  if (deps.sessions?.shared === true) return fail('ERR_SOURCE_UNAVAILABLE', { subject: SHARED_SESSION })
+  if (deps.sessions?.shared === true) return fail('ERR_SOURCE_MISCONFIGURED', { subject: SHARED_SESSION })
   // The wire format ends SQL text at NUL: the server would run a prefix analysis never saw.
   if (sql.includes('\0')) return fail('ERR_EXEC_INVALID_INPUT', { subject: 'nul_character' })
   // Names are checked by the config schema already; checked again before anything is checked out.
@@ -196,7 +196,7 @@ export function outcomeFailure(
   messages: { readonly refused: string; readonly failed: string },
 ): Fail {
   // The batch ran in a session that is not the connection's own (postgres-session-identity.ts, logged there).
-  if (outcome.unexpected === 'session_shared') return fail('ERR_SOURCE_UNAVAILABLE', { subject: SHARED_SESSION })
+  if (outcome.unexpected === 'session_shared') return fail('ERR_SOURCE_MISCONFIGURED', { subject: SHARED_SESSION })
   if (outcome.unexpected !== undefined) {
     logger.warn({ subject: outcome.unexpected }, messages.refused)
     return fail('ERR_EXEC_QUERY_FAILED', { subject: outcome.unexpected, cause: outcome.error })

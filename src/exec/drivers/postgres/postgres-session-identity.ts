@@ -17,7 +17,7 @@
  * row that does not carry the connection's own mark proves that its session was changed or shared
  * since: that call gets none of its rows (the wire query refuses its result; nothing of a write is
  * committed; the Lease destroys the connection), and from then on the source refuses every call
- * with ERR_SOURCE_UNAVAILABLE, until sqlwarden is restarted against PostgreSQL directly or through
+ * with ERR_SOURCE_MISCONFIGURED, until sqlwarden is restarted against PostgreSQL directly or through
  * a session-mode pooler. A deployment that voids a guarantee is refused, not served (fail closed).
  *
  * Only for a real server: the embedded PGlite backend is one session shared by every connection
