@@ -137,28 +137,40 @@ export async function withLeasedCall<T>(
     const lease = new Lease(first.client, deps.logger)
     const sessions = deps.sessions
     if (sessions !== null && sessions.markOf(first.client) === null) {
-      // The connection's first call: mark its session, in a transaction of its own, committed.
-      const mark = sessions.newMark()
-      const set = await Promise.race([
-        first.client.query({ text: SESSION_MARK_SQL, values: [mark] }).then(
-          () => true as const,
-          (error: unknown) => ({ error }),
-        ),
-        stop.promise,
-      ])
-      if (set !== true) {
+      const unmarked = await markSession(sessions, first.client, stop.promise, deps.logger)
+      if (unmarked !== null) {
         lease.destroy('session_mark_failed')
-        if (typeof set === 'string') return cancelled({ cancelledBy: set, statementTimeoutMs: timeoutMs })
-        deps.logger.warn({ err: describeError(set.error) }, 'postgres session mark failed')
-        return mapPostgresError(set.error, { cancelledBy: null, connecting: true })
+        return typeof unmarked === 'string' ? cancelled({ cancelledBy: unmarked, statementTimeoutMs: timeoutMs }) : unmarked
       }
-      sessions.record(first.client, mark)
     }
     const session = sessions === null ? null : sessions.checkFor(first.client)
     return await body({ client: first.client, lease, stop: stop.promise, timeoutMs, claims, session })
   } finally {
     stop.dispose()
   }
+}
+
+/**
+ * A connection's first call marks its session (postgres-session-identity.ts), in a transaction of
+ * its own, committed. Null once the mark is set and recorded; else why not (the caller destroys the
+ * connection).
+ */
+async function markSession(sessions: SessionIdentity, client: PoolClient, stop: Promise<StopReason>, logger: Logger): Promise<StopReason | Fail | null> {
+  const mark = sessions.newMark()
+  const set = await Promise.race([
+    client.query({ text: SESSION_MARK_SQL, values: [mark] }).then(
+      () => null,
+      (error: unknown) => ({ error }),
+    ),
+    stop,
+  ])
+  if (set === null) {
+    sessions.record(client, mark)
+    return null
+  }
+  if (typeof set === 'string') return set
+  logger.warn({ err: describeError(set.error) }, 'postgres session mark failed')
+  return mapPostgresError(set.error, { cancelledBy: null, connecting: true })
 }
 
 /** SETTINGS_SQL's values for one execution: its statement_timeout, search path and the call's identity. */
