@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pino from 'pino'
-import { SessionIdentity } from '../../../src/exec/drivers/postgres/postgres-session-identity.js'
+import { SessionIdentity, sessionMarkSql } from '../../../src/exec/drivers/postgres/postgres-session-identity.js'
 
 function identity(): { sessions: SessionIdentity; errors: { reason?: string }[] } {
   const errors: { reason?: string }[] = []
@@ -55,4 +55,13 @@ test('no mark (a reset or fresh session), a wrong type, or an unmarked connectio
   const { sessions, errors } = identity()
   assert.equal(sessions.checkFor({})(null), false)
   assert.equal(errors[0]?.reason, 'unmarked_connection')
+})
+
+test('the mark is set with a plain SET of exactly the 32 hex digits drawn, and nothing else is ever inlined', () => {
+  const { sessions } = identity()
+  const mark = sessions.newMark()
+  assert.equal(sessionMarkSql(mark), `SET sqlwarden.session = '${mark}'`)
+  for (const bad of ["x' ; DROP TABLE t; --", 'A'.repeat(32), mark.slice(1), `${mark}0`, '']) {
+    assert.throws(() => sessionMarkSql(bad), /32 hex digits/, bad)
+  }
 })

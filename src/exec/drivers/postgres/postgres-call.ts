@@ -11,7 +11,7 @@ import { CLAIM_NAME_PATTERN, type CallLimits } from '../driver.js'
 import { cancelled, describeError, mapPostgresError } from './postgres-errors.js'
 import { Lease } from './postgres-lease.js'
 import type { SettingsValues } from './postgres-read-sql.js'
-import { SESSION_MARK_SQL, type SessionCheck, type SessionIdentity } from './postgres-session-identity.js'
+import { sessionMarkSql, type SessionCheck, type SessionIdentity } from './postgres-session-identity.js'
 
 /** The client-side deadline is the server's statement_timeout plus this, as a backstop only. */
 export const DEADLINE_GRACE_MS = 2_000
@@ -158,7 +158,7 @@ export async function withLeasedCall<T>(
 async function markSession(sessions: SessionIdentity, client: PoolClient, stop: Promise<StopReason>, logger: Logger): Promise<StopReason | Fail | null> {
   const mark = sessions.newMark()
   const set = await Promise.race([
-    client.query({ text: SESSION_MARK_SQL, values: [mark] }).then(
+    client.query(sessionMarkSql(mark)).then(
       () => null,
       (error: unknown) => ({ error }),
     ),

@@ -30,8 +30,19 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../../../log/logger.js'
 
-/** Sets the connection's mark for the session (not transaction-local), in its own transaction. */
-export const SESSION_MARK_SQL = "SELECT pg_catalog.set_config('sqlwarden.session', $1, false)"
+const MARK_PATTERN = /^[0-9a-f]{32}$/
+
+/**
+ * Sets the connection's mark for the session (not transaction-local), in its own transaction. A
+ * plain SET, not set_config(): proxies that track session state and pin a client to its backend
+ * when it changes (as cloud database proxies do) recognise a SET, so the mark and everything after
+ * it stay on one backend; a pooler that does not pin is then caught by the check. SET takes no
+ * parameters: the mark is inlined, and only ever 32 hex digits drawn here (checked again).
+ */
+export function sessionMarkSql(mark: string): string {
+  if (!MARK_PATTERN.test(mark)) throw new Error('unreachable: a session mark is 32 hex digits')
+  return `SET sqlwarden.session = '${mark}'`
+}
 
 /** Whether one call's settings row carries its connection's mark (the value it read back). */
 export type SessionCheck = (seen: unknown) => boolean
@@ -55,7 +66,7 @@ export class SessionIdentity {
     return this.#marks.get(connection) ?? null
   }
 
-  /** A new random mark, for SESSION_MARK_SQL; record() it once the server has set it. */
+  /** A new random mark, for sessionMarkSql(); record() it once the server has set it. */
   newMark(): string {
     return randomBytes(16).toString('hex')
   }

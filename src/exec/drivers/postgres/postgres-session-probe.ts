@@ -6,7 +6,7 @@
  * - Proxied: the backend pid a connection reports (`pg_backend_pid()`) is not the one announced in
  *   its BackendKeyData. PostgreSQL announces its own; a pooler or proxy announces its own key, so
  *   the cancel requests come to it. Informational: a session-mode pooler is supported.
- * - Shared: two connections each mark their session (SESSION_MARK_SQL), then read their marks back
+ * - Shared: two connections each mark their session (sessionMarkSql), then read their marks back
  *   in turns. On PostgreSQL directly, or through a session-mode pooler, each reads its own every
  *   time. A transaction- or statement-mode pooler runs each transaction on whichever server
  *   connection is free, so one of the reads finds the other's mark (PgBouncer hands out the most
@@ -18,7 +18,7 @@ import type { Client } from 'pg'
 import { ok, type Result } from '../../../util/result.js'
 import { pg } from './pg-module.js'
 import { mapPostgresError } from './postgres-errors.js'
-import { SESSION_MARK_SQL } from './postgres-session-identity.js'
+import { sessionMarkSql } from './postgres-session-identity.js'
 import { pgSslConfig, withoutSslParams, type PostgresSslOptions } from './postgres-ssl.js'
 
 export interface SessionProbe {
@@ -43,7 +43,7 @@ export async function probeSessions(options: { readonly connectionString: string
   try {
     await Promise.all(clients.map((c) => c.connect()))
     const marks = clients.map(() => randomBytes(16).toString('hex'))
-    for (const [i, client] of clients.entries()) await client.query({ text: SESSION_MARK_SQL, values: [marks[i]] })
+    for (const [i, client] of clients.entries()) await client.query(sessionMarkSql(marks[i]!))
     let proxied = false
     let shared = false
     for (let round = 0; round < ROUNDS && !shared; round++) {
