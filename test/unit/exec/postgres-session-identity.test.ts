@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pino from 'pino'
-import { SessionIdentity, sessionMarkSql } from '../../../src/exec/drivers/postgres/postgres-session-identity.js'
+import { newSessionMark, SessionIdentity, sessionMarkSql } from '../../../src/exec/drivers/postgres/postgres-session-identity.js'
 
 function identity(): { sessions: SessionIdentity; errors: { reason?: string }[] } {
   const errors: { reason?: string }[] = []
@@ -13,8 +13,8 @@ test('a connection’s calls pass while its settings row carries its own mark', 
   const { sessions, errors } = identity()
   const a = {}
   const b = {}
-  const markA = sessions.newMark()
-  const markB = sessions.newMark()
+  const markA = newSessionMark()
+  const markB = newSessionMark()
   assert.match(markA, /^[0-9a-f]{32}$/)
   assert.notEqual(markA, markB)
   assert.equal(sessions.markOf(a), null)
@@ -33,8 +33,8 @@ test('another connection’s mark proves a shared session: refused, logged once,
   const { sessions, errors } = identity()
   const a = {}
   const b = {}
-  const markA = sessions.newMark()
-  const markB = sessions.newMark()
+  const markA = newSessionMark()
+  const markB = newSessionMark()
   sessions.record(a, markA)
   sessions.record(b, markB)
   assert.equal(sessions.checkFor(a)(markB), false)
@@ -48,7 +48,7 @@ test('no mark (a reset or fresh session), a wrong type, or an unmarked connectio
   for (const seen of [null, undefined, '', 42, {}]) {
     const { sessions } = identity()
     const a = {}
-    sessions.record(a, sessions.newMark())
+    sessions.record(a, newSessionMark())
     assert.equal(sessions.checkFor(a)(seen), false, String(seen))
     assert.equal(sessions.shared, true)
   }
@@ -58,8 +58,7 @@ test('no mark (a reset or fresh session), a wrong type, or an unmarked connectio
 })
 
 test('the mark is set with a plain SET of exactly the 32 hex digits drawn, and nothing else is ever inlined', () => {
-  const { sessions } = identity()
-  const mark = sessions.newMark()
+  const mark = newSessionMark()
   assert.equal(sessionMarkSql(mark), `SET sqlwarden.session = '${mark}'`)
   for (const bad of ["x' ; DROP TABLE t; --", 'A'.repeat(32), mark.slice(1), `${mark}0`, '']) {
     assert.throws(() => sessionMarkSql(bad), /32 hex digits/, bad)

@@ -11,7 +11,7 @@ import { CLAIM_NAME_PATTERN, type CallLimits } from '../driver.js'
 import { cancelled, describeError, mapPostgresError } from './postgres-errors.js'
 import { Lease } from './postgres-lease.js'
 import type { SettingsValues } from './postgres-read-sql.js'
-import { sessionMarkSql, type SessionCheck, type SessionIdentity } from './postgres-session-identity.js'
+import { newSessionMark, sessionMarkSql, type SessionCheck, type SessionIdentity } from './postgres-session-identity.js'
 
 /** The client-side deadline is the server's statement_timeout plus this, as a backstop only. */
 export const DEADLINE_GRACE_MS = 2_000
@@ -156,7 +156,7 @@ export async function withLeasedCall<T>(
  * connection).
  */
 async function markSession(sessions: SessionIdentity, client: PoolClient, stop: Promise<StopReason>, logger: Logger): Promise<StopReason | Fail | null> {
-  const mark = sessions.newMark()
+  const mark = newSessionMark()
   const set = await Promise.race([
     client.query(sessionMarkSql(mark)).then(
       () => null,

@@ -32,6 +32,11 @@ import type { Logger } from '../../../log/logger.js'
 
 const MARK_PATTERN = /^[0-9a-f]{32}$/
 
+/** A new random session mark (16 bytes, hex), for sessionMarkSql(). */
+export function newSessionMark(): string {
+  return randomBytes(16).toString('hex')
+}
+
 /**
  * Sets the connection's mark for the session (not transaction-local), in its own transaction. A
  * plain SET, not set_config(): proxies that track session state and pin a client to its backend
@@ -66,11 +71,7 @@ export class SessionIdentity {
     return this.#marks.get(connection) ?? null
   }
 
-  /** A new random mark, for sessionMarkSql(); record() it once the server has set it. */
-  newMark(): string {
-    return randomBytes(16).toString('hex')
-  }
-
+  /** Records a connection's mark (newSessionMark()) once the server has set it. */
   record(connection: object, mark: string): void {
     this.#marks.set(connection, mark)
   }

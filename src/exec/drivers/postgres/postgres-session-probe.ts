@@ -13,12 +13,11 @@
  *   recently used server connection first, which makes it the first read), or none. A probe that
  *   finds nothing shared is evidence, not proof; the driver's check runs on every call regardless.
  */
-import { randomBytes } from 'node:crypto'
 import type { Client } from 'pg'
 import { ok, type Result } from '../../../util/result.js'
 import { pg } from './pg-module.js'
 import { mapPostgresError } from './postgres-errors.js'
-import { sessionMarkSql } from './postgres-session-identity.js'
+import { newSessionMark, sessionMarkSql } from './postgres-session-identity.js'
 import { pgSslConfig, withoutSslParams, type PostgresSslOptions } from './postgres-ssl.js'
 
 export interface SessionProbe {
@@ -42,7 +41,7 @@ export async function probeSessions(options: { readonly connectionString: string
   for (const client of clients) client.on('error', () => undefined)
   try {
     await Promise.all(clients.map((c) => c.connect()))
-    const marks = clients.map(() => randomBytes(16).toString('hex'))
+    const marks = clients.map(() => newSessionMark())
     for (const [i, client] of clients.entries()) await client.query(sessionMarkSql(marks[i]!))
     let proxied = false
     let shared = false
