@@ -61,7 +61,7 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
     try {
       const statements = new SessionStatements()
       await body(client, async (sql) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), session: null, statements, ...options })
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', null, '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), session: null, statements, ...options })
         client.query(q)
         return { result: await q.result, settled: await q.settled, boundKept: q.boundKept }
       })
@@ -159,7 +159,7 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
     await client.connect()
     try {
       const run = async (sql: string) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), session: null })
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', null, '{}'], maxRows: 10, maxBytes: 10_000, types: new TypeCache(), session: null })
         client.query(q)
         await q.result
         return q.settled

@@ -119,7 +119,7 @@ describe('postgres driver: reads', () => {
     await client.connect()
     try {
       const run = async (sql: string, maxRows: number, maxBytes = 10_000_000) => {
-        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', '{}'], maxRows, maxBytes, types: new TypeCache(), session: null })
+        const q = new PortalQuery({ sql, params: [], settings: ['5000', '1000', '10000', 'public', null, '', null, '{}'], maxRows, maxBytes, types: new TypeCache(), session: null })
         client.query(q)
         const outcome = await q.result
         const settled = await q.settled

@@ -48,8 +48,10 @@ export interface LeasedCall {
   readonly stop: Promise<StopReason>
   /** statement_timeout for the call, never 0 (I6). */
   readonly timeoutMs: number
-  /** The identity's claims as the JSON object SETTINGS_SQL reads ($7). */
+  /** The identity's claims as the JSON object SETTINGS_SQL reads ($8). */
   readonly claims: string
+  /** This connection's session mark, which the settings statement checks on the server ($7; null on PGlite). */
+  readonly mark: string | null
   /** The check of this connection's session mark, for the query's settings row (null on PGlite). */
   readonly session: SessionCheck | null
 }
@@ -143,8 +145,9 @@ export async function withLeasedCall<T>(
         return typeof unmarked === 'string' ? cancelled({ cancelledBy: unmarked, statementTimeoutMs: timeoutMs }) : unmarked
       }
     }
+    const mark = sessions === null ? null : sessions.markOf(first.client)
     const session = sessions === null ? null : sessions.checkFor(first.client)
-    return await body({ client: first.client, lease, stop: stop.promise, timeoutMs, claims, session })
+    return await body({ client: first.client, lease, stop: stop.promise, timeoutMs, claims, mark, session })
   } finally {
     stop.dispose()
   }
@@ -173,13 +176,16 @@ async function markSession(sessions: SessionIdentity, client: PoolClient, stop: 
   return mapPostgresError(set.error, { cancelledBy: null, connecting: true })
 }
 
-/** SETTINGS_SQL's values for one execution: its statement_timeout, search path and the call's identity. */
+/**
+ * SETTINGS_SQL's values for one execution: its statement_timeout, search path, the connection's
+ * session mark and the call's identity.
+ */
 export function callSettings(
   statementTimeoutMs: number,
   lockTimeout: string,
   searchPath: string,
   limits: CallLimits,
-  claims: string,
+  call: Pick<LeasedCall, 'claims' | 'mark'>,
 ): SettingsValues {
   return [
     String(statementTimeoutMs),
@@ -188,7 +194,8 @@ export function callSettings(
     searchPath,
     limits.identity?.dbRole ?? null,
     limits.identity?.principal ?? '',
-    claims,
+    call.mark,
+    call.claims,
   ]
 }
 

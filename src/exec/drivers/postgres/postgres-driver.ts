@@ -108,7 +108,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
     signal?: AbortSignal,
     pathOverride?: readonly string[],
   ): Promise<Result<PortalRows>> {
-    return withLeasedCall(callDeps, sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, session }) => {
+    return withLeasedCall(callDeps, sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, mark, session }) => {
       const path = pathOverride === undefined ? searchPath : pathOverride.map(quoteIdent).join(', ')
       let query: PortalQuery | null = null
       let outcome: PortalOutcome | StopReason | undefined
@@ -130,7 +130,7 @@ export function createPostgresDriver(options: PostgresDriverOptions): SourceDriv
         query = new PortalQuery({
           sql,
           params,
-          settings: callSettings(budgetMs, lockTimeout, path, limits, claims),
+          settings: callSettings(budgetMs, lockTimeout, path, limits, { claims, mark }),
           ...callCaps(limits),
           types,
           session,

@@ -23,7 +23,7 @@
  */
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
-import { NO_CLAIMS, STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
+import { NO_CLAIMS, SETTINGS_BARE_PARAMS, STATEMENT_NAMES, type SettingsValues } from './postgres-read-sql.js'
 import type { PortalRows } from './postgres-row-collector.js'
 import type { SessionCheck } from './postgres-session-identity.js'
 import { FIXED_SQL, type FixedStatement, type SessionStatements } from './postgres-session-statements.js'
@@ -121,7 +121,7 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
       }
       this.#fixed(con, 'begin')
       // A call without claims runs the settings without the claims subquery (same settings).
-      if (settings[6] === NO_CLAIMS) this.#fixed(con, 'settingsBare', settings.slice(0, 6))
+      if (settings[SETTINGS_BARE_PARAMS] === NO_CLAIMS) this.#fixed(con, 'settingsBare', settings.slice(0, SETTINGS_BARE_PARAMS))
       else this.#fixed(con, 'settings', [...settings])
       // Kept or not, the statement is alone in its own Parse (a named statement takes one statement
       // too), parsed after the settings, so under the call's search path and role.
@@ -189,7 +189,7 @@ export class PortalQuery extends WireQuery<PortalOutcome> {
     const con = this.connection
     if (con !== null) this.#config.statements?.delete(con)
     const beforeRollback = step === 'begin' || step === 'settings' || step === 'user' || step === 'types'
-    return { outcome: { ok: false, error }, mayNeedRollback: beforeRollback }
+    return { outcome: { ok: false, error, ...this.sessionRefusal }, mayNeedRollback: beforeRollback }
   }
 
   protected ready(): void {

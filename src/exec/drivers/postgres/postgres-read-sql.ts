@@ -6,9 +6,12 @@ export const BEGIN_SQL = 'BEGIN READ ONLY'
 
 /**
  * $1 statement_timeout, $2 lock_timeout, $3 idle_in_transaction_session_timeout (ms), $4 search_path,
- * $5 role, $6 sqlwarden.principal. The row's last column (SETTINGS_SESSION_COLUMN) is the
- * connection's session mark: it arrives before any row of the statement and proves the batch runs
- * in the connection's own session (postgres-session-identity.ts).
+ * $5 role, $6 sqlwarden.principal, $7 the connection's session mark (NULL on PGlite, which has no
+ * sessions of its own). The row's last column (SETTINGS_SESSION_COLUMN) is the session's mark,
+ * checked twice (postgres-session-identity.ts): here, on the server, where a session that does not
+ * carry $7 fails the statement with division_by_zero (SESSION_MISMATCH_SQLSTATE; nothing else here
+ * divides), so the rest of the batch, the caller's statement with its Parse, never runs in another
+ * connection's session; and by the driver, on the value the row returns.
  * The output settings fix the text the value converters parse (postgres-values.ts).
  * standard_conforming_strings is forced on because libpg-query always parses with it on: with it
  * off (a role or database default), `'a\' || ' ), pg_sleep(5) --'` is two strings to the parser but
@@ -25,13 +28,21 @@ export const SETTINGS_BARE_SQL =
   // $6 the principal, for row-level security policies.
   "pg_catalog.set_config('role', COALESCE($5::text, pg_catalog.current_setting('role')), true), " +
   "pg_catalog.set_config('sqlwarden.principal', $6, true), " +
-  "pg_catalog.current_setting('sqlwarden.session', true)"
+  // The divisor is not a constant (pg_backend_pid() is STABLE), so the planner cannot fold the
+  // ELSE arm into an error for every call; only a session without the mark takes it.
+  'CASE WHEN $7::pg_catalog.text IS NULL OR ' +
+  "pg_catalog.texteq(pg_catalog.current_setting('sqlwarden.session', true), $7::pg_catalog.text) " +
+  "THEN pg_catalog.current_setting('sqlwarden.session', true) " +
+  'ELSE pg_catalog.int4div(1, pg_catalog.int4mul(0, pg_catalog.pg_backend_pid()))::pg_catalog.text END'
+
+/** What the settings statement fails with when the session does not carry the connection's mark. */
+export const SESSION_MISMATCH_SQLSTATE = '22012'
 
 /** The settings row's column holding the session mark, in SETTINGS_BARE_SQL and SETTINGS_SQL alike. */
 export const SETTINGS_SESSION_COLUMN = 11
 
 /**
- * SETTINGS_BARE_SQL and $7, the claims as a JSON object: each becomes sqlwarden.claim.<name>.
+ * SETTINGS_BARE_SQL and $8, the claims as a JSON object: each becomes sqlwarden.claim.<name>.
  * Every function here is schema-qualified and no operator is used: this statement is parsed under
  * the session's own search_path, where a user-defined operator could otherwise stand in for a
  * built-in one. A call without claims runs SETTINGS_BARE_SQL instead (same settings, no claims to
@@ -40,12 +51,12 @@ export const SETTINGS_SESSION_COLUMN = 11
 export const SETTINGS_SQL =
   `${SETTINGS_BARE_SQL}, ` +
   "(SELECT pg_catalog.count(pg_catalog.set_config(pg_catalog.concat('sqlwarden.claim.', t.k), t.v, true)) " +
-  'FROM pg_catalog.jsonb_each_text($7::pg_catalog.jsonb) AS t(k, v))'
+  'FROM pg_catalog.jsonb_each_text($8::pg_catalog.jsonb) AS t(k, v))'
 
-/** The claims value ($7) of a call without claims: it runs SETTINGS_BARE_SQL. */
+/** The claims value ($8) of a call without claims: it runs SETTINGS_BARE_SQL. */
 export const NO_CLAIMS = '{}'
 
-/** SETTINGS_SQL's parameters $1 to $7, in order (postgres-call.ts builds them for reads and writes). */
+/** SETTINGS_SQL's parameters $1 to $8, in order (postgres-call.ts builds them for reads and writes). */
 export type SettingsValues = readonly [
   statementTimeoutMs: string,
   lockTimeoutMs: string,
@@ -53,8 +64,12 @@ export type SettingsValues = readonly [
   searchPath: string,
   role: string | null,
   principal: string,
+  sessionMark: string | null,
   claims: string,
 ]
+
+/** SETTINGS_BARE_SQL's parameters: SettingsValues without the claims. */
+export const SETTINGS_BARE_PARAMS = 7
 
 export const ROLLBACK_SQL = 'ROLLBACK'
 

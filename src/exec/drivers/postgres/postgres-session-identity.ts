@@ -12,11 +12,15 @@
  *
  * So each connection marks its session once, before its first call: a random value in the
  * session-level setting `sqlwarden.session`, set in its own (committed) transaction. The settings
- * row of every call returns that setting (SETTINGS_SESSION_COLUMN); it arrives before any row of
- * the statement, and the whole batch is one transaction, so one backend even behind a pooler. A
- * row that does not carry the connection's own mark proves that its session was changed or shared
- * since: that call gets none of its rows (the wire query refuses its result; nothing of a write is
- * committed; the Lease destroys the connection), and from then on the source refuses every call
+ * statement of every call, which comes before the caller's statement in the same batch (one
+ * transaction, so one backend even behind a pooler), checks it twice. On the server: it takes the
+ * mark as $7 and fails when the session carries another or none, so the rest of the batch, the
+ * caller's statement and its Parse, never runs in another connection's session (a check in the
+ * driver alone would come too late: a batch has run whole before its rows are read, and its Parse
+ * would have changed the other session's kept statements). In the driver: the row returns the
+ * session's mark (SETTINGS_SESSION_COLUMN), which must be the connection's own. Either refusal
+ * proves that the session was changed or shared: that call gets none of its rows (nothing of a
+ * write is committed; the Lease destroys the connection), and from then on the source refuses every call
  * with ERR_SOURCE_MISCONFIGURED, until sqlwarden is restarted against PostgreSQL directly or through
  * a session-mode pooler. A deployment that voids a guarantee is refused, not served (fail closed).
  *

@@ -13,7 +13,8 @@
  */
 import type { Connection } from 'pg'
 import type { SqlParam } from '../driver.js'
-import { SETTINGS_SESSION_COLUMN } from './postgres-read-sql.js'
+import { sqlState } from './postgres-errors.js'
+import { SESSION_MISMATCH_SQLSTATE, SETTINGS_SESSION_COLUMN } from './postgres-read-sql.js'
 import type { SessionCheck } from './postgres-session-identity.js'
 import { RowCollector, type FieldDescription } from './postgres-row-collector.js'
 import type { UserStatementSlot } from './postgres-session-statements.js'
@@ -94,6 +95,7 @@ export abstract class WireQuery<Outcome> {
   #described = false
   #unexpected: string | null = null
   #leaked = 0
+  #sessionRefused = false
 
   constructor(config: WireQueryConfig, copyFailMessage: string) {
     this.#types = config.types
@@ -165,6 +167,13 @@ export abstract class WireQuery<Outcome> {
   handleError(error: unknown): void {
     if (this.#done) return
     this.#done = true
+    if (this.steps[0] === 'settings' && this.#session !== null && sqlState(error) === SESSION_MISMATCH_SQLSTATE) {
+      // The server found another mark (or none) in this session and refused the batch before the
+      // caller's statement. Refused whatever the driver's own check says; given nothing to match,
+      // that check proves the shared session (and the source is refused from then on).
+      this.#sessionRefused = true
+      this.#session(null)
+    }
     const failure = this.failed(error, this.steps[0])
     // The server skips everything until Sync; before the end of the batch we have not sent one yet.
     if (!this.finishing) this.#con?.sync()
@@ -208,6 +217,14 @@ export abstract class WireQuery<Outcome> {
 
   protected get resultSent(): boolean {
     return this.#resultSent
+  }
+
+  /**
+   * What a failed outcome adds when the batch ran in a session that is not the connection's own
+   * and the server refused it at the settings statement: `unexpected: 'session_shared'`.
+   */
+  protected get sessionRefusal(): { readonly unexpected?: 'session_shared' } {
+    return this.#sessionRefused ? { unexpected: 'session_shared' } : {}
   }
 
   /** A RowDescription arrived for the statement (it returns rows). */

@@ -125,7 +125,7 @@ export class WriteQuery extends WireQuery<WriteOutcome> {
     // The leak check failed after COMMIT answered: the write happened; the connection goes.
     if (this.#committed) return { outcome: this.#success(), mayNeedRollback: false }
     // The transaction may still be open (and aborted): roll back and check before any reuse.
-    return { outcome: { ok: false, error }, mayNeedRollback: step !== 'check' }
+    return { outcome: { ok: false, error, ...this.sessionRefusal }, mayNeedRollback: step !== 'check' }
   }
 
   protected ready(): void {

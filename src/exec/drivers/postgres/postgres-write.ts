@@ -41,12 +41,12 @@ export function createPostgresWrite(deps: PostgresWriteDeps): (request: WriteReq
 
   return function write(request: WriteRequest): Promise<Result<WriteResult>> {
     const { limits, signal } = request
-    return withLeasedCall(deps, request.sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, session }) => {
+    return withLeasedCall(deps, request.sql, limits, signal, async ({ client, lease, stop, timeoutMs, claims, mark, session }) => {
       const query = new WriteQuery({
         sql: request.sql,
         params: request.params,
         statementClass: request.statementClass,
-        settings: callSettings(timeoutMs, lockTimeout, deps.searchPath, limits, claims),
+        settings: callSettings(timeoutMs, lockTimeout, deps.searchPath, limits, { claims, mark }),
         ...callCaps(limits),
         types: deps.types,
         session,
