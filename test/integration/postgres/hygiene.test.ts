@@ -1,7 +1,8 @@
 /**
  * I7: a pooled connection carries nothing from one call to the next. With poolSize 1 every call
  * reuses the same backend unless the driver destroyed it, so "same pid and no state" proves the
- * ROLLBACK cleaned up, and "new pid" proves the leak check refused to reuse a dirty session.
+ * ROLLBACK (and, for session advisory locks, the release after it) cleaned up, and "new pid" proves
+ * the leak check refused to reuse a dirty session.
  * These statements go straight to the driver, as if SQL analysis had let them through.
  */
 import assert from 'node:assert/strict'
@@ -13,7 +14,7 @@ import { OWN_STATEMENT_NAMES, STATEMENT_NAMES, USER_STATEMENT_NAMES } from '../.
 import { SessionStatements } from '../../../src/exec/drivers/postgres/postgres-session-statements.js'
 import { TypeCache } from '../../../src/exec/drivers/postgres/postgres-types.js'
 import { requirePostgres, withAdmin } from '../../helpers/postgres-env.js'
-import { eventually, expectFail, expectOk, openDriver, request, settle, type DriverFixture } from './postgres-fixture.js'
+import { expectFail, expectOk, openDriver, request, settle, type DriverFixture } from './postgres-fixture.js'
 
 /** The driver's own protocol-level statements (postgres-session-statements.ts); any other prepared statement counts. */
 const OURS = `'{${OWN_STATEMENT_NAMES.join(',')}}'::text[]`
@@ -95,16 +96,19 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
     assert.deepEqual(next.rest, cleanState())
   })
 
-  test('a session advisory lock survives ROLLBACK, so the leak check destroys the connection', async () => {
-    const before = await state()
-    expectOk(await fx.driver.read(request('SELECT pg_advisory_lock(4242)')))
-    const next = await state()
-    assert.notEqual(next.pid, before.pid)
-    assert.deepEqual(next.rest, cleanState())
-    const held = () =>
-      withAdmin(fx.url, async (c) => (await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rowCount ?? 0)
-    assert.ok(await eventually(async () => (await held()) === 0, 2_000), 'the advisory lock is still held')
-  })
+  for (const lock of ['pg_advisory_lock(4242)', 'pg_advisory_lock_shared(4242)', 'pg_try_advisory_lock(4242)']) {
+    test(`a session advisory lock (${lock}) survives ROLLBACK, and is released before the call ends; the connection is reused (D31)`, async () => {
+      const before = await state()
+      expectOk(await fx.driver.read(request(`SELECT ${lock}`)))
+      // Released in the batch that rolls the call back, before the connection may be reused.
+      await settle()
+      const held = await withAdmin(fx.url, async (c) => (await c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rowCount ?? 0)
+      assert.equal(held, 0, 'the advisory lock is still held')
+      const next = await state()
+      assert.equal(next.pid, before.pid)
+      assert.deepEqual(next.rest, cleanState())
+    })
+  }
 
   test('PREPARE is not transactional; the connection is destroyed, not reused', async () => {
     const before = await state()
@@ -175,8 +179,10 @@ describe('postgres driver: connection hygiene (poolSize 1)', () => {
       assert.equal((await run('SELECT 1')).leaked, 2)
       await client.query('BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT 1; COMMIT')
       assert.equal((await run('SELECT 1')).leaked, 3)
+      // A session advisory lock is not counted but released (D31).
       await client.query('SELECT pg_advisory_lock(4243)')
-      assert.equal((await run('SELECT 1')).leaked, 4)
+      assert.equal((await run('SELECT 1')).leaked, 3)
+      assert.equal((await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).rowCount, 0)
     } finally {
       await client.end()
     }

@@ -134,18 +134,36 @@ test('the mapped role is the backstop: a role without INSERT gets ERR_EXEC_PERMI
 })
 
 test('a write that leaves session state behind commits, but its connection is destroyed (leak check)', async () => {
-  const before = (await driverBackends(url, appName)).map((b) => b.pid)
-  const r = expectOk(
-    await driver.write(write(`INSERT INTO ${schema.name}.items SELECT 50, 'locked' WHERE pg_advisory_lock(4242) IS NOT NULL`)),
+  // A SQL-level PREPARE outlives COMMIT; here it comes from a volatile function, as one reached
+  // through a trigger or a default would do it.
+  await withAdmin(url, (c) =>
+    c.query(`CREATE FUNCTION ${schema.name}.leaves_prepared() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN EXECUTE 'PREPARE sw_write_leak AS SELECT 1'; RETURN 1; END $$`),
   )
+  const before = (await driverBackends(url, appName)).map((b) => b.pid)
+  const r = expectOk(await driver.write(write(`INSERT INTO ${schema.name}.items SELECT 50, 'leaky' WHERE ${schema.name}.leaves_prepared() = 1`)))
   assert.equal(r.rowCount, 1)
   assert.equal(await count('id = 50'), 1)
   // Cleanup runs off the critical path; give it a moment, then the old backend must be gone.
   await new Promise((resolve) => setTimeout(resolve, 300))
-  const locks = await withAdmin(url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rows[0].n))
-  assert.equal(locks, 0)
   const now = (await driverBackends(url, appName)).map((b) => b.pid)
   for (const pid of now) assert.ok(!before.includes(pid) || before.length === 0, 'the leaking backend was reused')
+})
+
+test('a session advisory lock taken by a write is released when the call ends; the connection is reused (D31)', async () => {
+  expectOk(await driver.write(write(`INSERT INTO ${schema.name}.items VALUES (51, 'warm')`)))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const before = (await driverBackends(url, appName)).map((b) => b.pid)
+  assert.equal(before.length, 1)
+  const r = expectOk(
+    await driver.write(write(`INSERT INTO ${schema.name}.items SELECT 52, 'locked' WHERE pg_advisory_lock(4242) IS NOT NULL`)),
+  )
+  assert.equal(r.rowCount, 1)
+  assert.equal(await count('id = 52'), 1)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const locks = await withAdmin(url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rows[0].n))
+  assert.equal(locks, 0)
+  assert.deepEqual((await driverBackends(url, appName)).map((b) => b.pid), before)
 })
 
 test('BEGIN READ WRITE is explicit: a role default of read-only transactions does not turn a write off or on', async () => {
