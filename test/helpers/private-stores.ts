@@ -120,7 +120,7 @@ export interface PrivatePgBouncer {
  * auth for the target's user, as the loopback test server has. Run as `postgres` when the tests
  * run as root (PgBouncer refuses root).
  */
-export async function startPgBouncer(target: string, mode: 'session' | 'transaction', serverPool: number): Promise<PrivatePgBouncer> {
+export async function startPgBouncer(target: string, mode: 'session' | 'transaction' | 'statement', serverPool: number): Promise<PrivatePgBouncer> {
   const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => existsSync(p)) ?? 'pgbouncer'
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'sqlwarden-pgbouncer-'))

@@ -12,7 +12,9 @@
  *
  * The workload: three statements that differ only in the marker they return, with the same
  * parameter type, so a statement bound on the wrong backend would succeed with another marker.
- * Session pooling, where a connection is one backend, serves the same workload in full.
+ * Session pooling, where a connection is one backend, serves the same workload in full. Statement
+ * pooling is refused the same way (and PgBouncer drops the connections whose batches it will not
+ * pool statement by statement).
  */
 import assert from 'node:assert/strict'
 import pino from 'pino'
@@ -88,7 +90,7 @@ interface BehindPgBouncer {
 }
 
 /** sqlwarden's driver, four connections, through a private PgBouncer with `serverPool` server connections. */
-async function behindPgBouncer(mode: 'session' | 'transaction', serverPool: number): Promise<BehindPgBouncer> {
+async function behindPgBouncer(mode: 'session' | 'transaction' | 'statement', serverPool: number): Promise<BehindPgBouncer> {
   const bouncer: PrivatePgBouncer = await startPgBouncer(await requirePostgres(), mode, serverPool)
   const { logger, errors } = recordingLogger()
   const driver = createPostgresDriver({
@@ -160,6 +162,30 @@ describe('PgBouncer in front of PostgreSQL', () => {
       const { status, text } = await doctor(it.url)
       assert.equal(status, 1)
       assert.match(text, /connection: through a pooler that shares sessions/)
+      assert.match(text, /verdict: REFUSED: every call would be refused/)
+    })
+  })
+
+  describe('statement pooling', () => {
+    let it: BehindPgBouncer
+    before(async () => (it = await behindPgBouncer('statement', 2)))
+    after(async () => it?.close())
+
+    test('no read is ever answered from another session: the pooler drops the connections it refuses, and the shared session is proved', async () => {
+      const tally = await drive(it.driver, 200, 8)
+      assert.deepEqual(tally.wrongAnswer, [], 'a read answered with another statement’s rows')
+      assert.ok(tally.refused > 0, `no shared session was proved in 200 rounds (ok ${tally.ok}, other failures ${tally.otherFailures.join(', ')})`)
+      // PgBouncer closes a client whose batch it will not pool by statement (FATAL 08P01): the call
+      // fails as the source being unavailable, never with rows.
+      for (const failure of tally.otherFailures) assert.match(failure, /^ERR_SOURCE_UNAVAILABLE/)
+      assert.equal(it.errors.length, 1, `the proof is logged once, at error level: ${it.errors.join(' | ')}`)
+      assert.ok(refusedAsShared(await it.driver.read(markerRead(0).request)))
+    })
+
+    test('doctor finds the shared sessions, and fails', async () => {
+      assert.deepEqual(await probeSessions({ connectionString: it.url }), { ok: true, value: { proxied: true, shared: true } })
+      const { status, text } = await doctor(it.url)
+      assert.equal(status, 1)
       assert.match(text, /verdict: REFUSED: every call would be refused/)
     })
   })

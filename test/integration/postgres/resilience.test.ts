@@ -136,6 +136,37 @@ describe('postgres driver: resilience and error hygiene', () => {
     }
   })
 
+  for (const fault of ['drop', 'corrupt'] as const) {
+    const how = fault === 'drop' ? 'the backend dies at the mark' : 'the server refuses the mark'
+    test(`a connection whose session mark cannot be set (${how}) is never used: the call fails fast, its SQL never leaves, and the source serves again once the fault is gone (D30)`, async () => {
+      const target = new URL(url)
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432))
+      target.host = `127.0.0.1:${proxy.port}`
+      const { logger, lines } = capturingLogger()
+      const fx = await openDriver({ connectionString: target.toString(), poolSize: 2, logger })
+      try {
+        // The mark is the first thing a new connection sends after its start-up.
+        proxy.faultWhenClientSends('SET sqlwarden.session', fault)
+        for (let i = 0; i < 3; i++) {
+          const started = Date.now()
+          const r = await fx.driver.read(request(`SELECT ${4240 + i} AS never_sent`))
+          // Either way the connection's session is unknown: the source is unavailable for this call.
+          expectFail(r, 'ERR_SOURCE_UNAVAILABLE')
+          assert.ok(Date.now() - started < 4_000, 'the call failed fast')
+        }
+        assert.ok(!proxy.forwarded.some((chunk) => chunk.includes('never_sent')), 'a statement went out on an unmarked connection')
+        assert.ok(lines.some((line) => line.includes('postgres session mark failed')), 'the failed mark is logged')
+        // A mark that could not be set proves nothing about sharing: the source is not refused.
+        assert.ok(!lines.some((line) => line.includes('not one session of its own')), 'the source was refused as shared')
+        proxy.faultWhenClientSends(null)
+        assert.deepEqual(expectOk(await fx.driver.read(request('SELECT 7'))).rows, [[7]])
+      } finally {
+        await fx.driver.close()
+        await proxy.shut().catch(() => undefined)
+      }
+    })
+  }
+
   test('server errors cross as code and condition name only: no message, detail, hint or values', async () => {
     const { logger, lines } = capturingLogger()
     const fx = await openDriver({ logger })

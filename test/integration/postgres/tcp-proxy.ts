@@ -13,12 +13,24 @@ export interface TcpProxy {
   shut(): Promise<void>
   /** Listen again on the same port. */
   reopen(): Promise<void>
+  /**
+   * From now on, a client write that contains `text` is not forwarded as it is: with `drop`, its
+   * connection is closed instead (a backend that dies at that message); with `corrupt`, its first
+   * byte of `text` is replaced by `!`, so the server refuses the message and the connection lives
+   * on. Null stops it.
+   */
+  faultWhenClientSends(text: string | null, fault?: 'drop' | 'corrupt'): void
+  /** Every client write forwarded so far, as text (the protocol's bytes, latin1). */
+  readonly forwarded: string[]
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
   let frozen = false
   const pairs = new Set<[net.Socket, net.Socket]>()
+  let trigger: Buffer | null = null
+  let faultKind: 'drop' | 'corrupt' = 'drop'
+  const forwarded: string[] = []
 
   const onConnection = (client: net.Socket) => {
     const upstream = net.connect(targetPort, targetHost)
@@ -34,7 +46,17 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       })
       if (frozen) s.pause()
     }
-    client.pipe(upstream)
+    client.on('data', (chunk: Buffer) => {
+      const at = trigger === null ? -1 : chunk.indexOf(trigger)
+      if (at !== -1 && faultKind === 'drop') {
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      if (at !== -1) chunk = Buffer.from(chunk).fill('!', at, at + 1)
+      forwarded.push(chunk.toString('latin1'))
+      upstream.write(chunk)
+    })
     upstream.pipe(client)
   }
 
@@ -44,6 +66,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 
   return {
     port,
+    forwarded,
+    faultWhenClientSends(text, fault = 'drop') {
+      trigger = text === null ? null : Buffer.from(text, 'latin1')
+      faultKind = fault
+    },
     freeze() {
       frozen = true
       for (const s of sockets) s.pause()
