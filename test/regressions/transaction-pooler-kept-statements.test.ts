@@ -126,6 +126,29 @@ async function doctor(url: string): Promise<{ status: number; text: string }> {
   return { status, text }
 }
 
+/**
+ * What a pooler that shares sessions must come to, whatever its mode: the workload never gets
+ * another statement's rows, the shared session is proved within it and logged once, and any other
+ * failure before the proof is one of `otherFailure`.
+ */
+async function expectSharedSessionProved(it: BehindPgBouncer, otherFailure: RegExp): Promise<void> {
+  const tally = await drive(it.driver, 200, 8)
+  assert.deepEqual(tally.wrongAnswer, [], 'a read answered with another statement’s rows')
+  assert.ok(tally.refused > 0, `no shared session was proved in 200 rounds (ok ${tally.ok}, other failures ${tally.otherFailures.join(', ')})`)
+  for (const failure of tally.otherFailures) assert.match(failure, otherFailure)
+  assert.equal(it.errors.length, 1, `the proof is logged once, at error level: ${it.errors.join(' | ')}`)
+  assert.match(it.errors[0]!, /^session_mark_mismatch: .*transaction or statement mode/)
+}
+
+/** doctor, before any call, through a pooler that shares sessions: the probe proves it and doctor exits 1. */
+async function expectDoctorRefuses(url: string): Promise<void> {
+  assert.deepEqual(await probeSessions({ connectionString: url }), { ok: true, value: { proxied: true, shared: true } })
+  const { status, text } = await doctor(url)
+  assert.equal(status, 1)
+  assert.match(text, /connection: through a pooler that shares sessions/)
+  assert.match(text, /verdict: REFUSED: every call would be refused/)
+}
+
 describe('PgBouncer in front of PostgreSQL', () => {
   test('doctor, directly: no pooler, nothing shared', async () => {
     assert.deepEqual(await probeSessions({ connectionString: await requirePostgres() }), { ok: true, value: { proxied: false, shared: false } })
@@ -138,14 +161,9 @@ describe('PgBouncer in front of PostgreSQL', () => {
     after(async () => it?.close())
 
     test('a session shared between connections is proved, that call gets no rows, and no answer ever comes from another statement', async () => {
-      const tally = await drive(it.driver, 200, 8)
-      assert.deepEqual(tally.wrongAnswer, [], 'a read answered with another statement’s rows')
-      assert.ok(tally.refused > 0, `no shared session was proved in 200 rounds (ok ${tally.ok}, other failures ${tally.otherFailures.join(', ')})`)
       // Before the proof, a connection may also fail on a statement name the backend it got lacks:
       // failures, never wrong answers.
-      for (const failure of tally.otherFailures) assert.match(failure, /^ERR_(EXEC_QUERY_FAILED|SOURCE_UNAVAILABLE|EXEC_INVALID_INPUT)/)
-      assert.equal(it.errors.length, 1, `the proof is logged once, at error level: ${it.errors.join(' | ')}`)
-      assert.match(it.errors[0]!, /^session_mark_mismatch: .*transaction or statement mode/)
+      await expectSharedSessionProved(it, /^ERR_(EXEC_QUERY_FAILED|SOURCE_UNAVAILABLE|EXEC_INVALID_INPUT)/)
     })
 
     test('from then on every call to the source is refused, reads, catalog and writes alike', async () => {
@@ -157,13 +175,7 @@ describe('PgBouncer in front of PostgreSQL', () => {
       assert.equal(it.errors.length, 1, 'logged once, not once per refused call')
     })
 
-    test('doctor finds the shared sessions before any call, and fails', async () => {
-      assert.deepEqual(await probeSessions({ connectionString: it.url }), { ok: true, value: { proxied: true, shared: true } })
-      const { status, text } = await doctor(it.url)
-      assert.equal(status, 1)
-      assert.match(text, /connection: through a pooler that shares sessions/)
-      assert.match(text, /verdict: REFUSED: every call would be refused/)
-    })
+    test('doctor finds the shared sessions before any call, and fails', () => expectDoctorRefuses(it.url))
   })
 
   describe('statement pooling', () => {
@@ -172,22 +184,13 @@ describe('PgBouncer in front of PostgreSQL', () => {
     after(async () => it?.close())
 
     test('no read is ever answered from another session: the pooler drops the connections it refuses, and the shared session is proved', async () => {
-      const tally = await drive(it.driver, 200, 8)
-      assert.deepEqual(tally.wrongAnswer, [], 'a read answered with another statement’s rows')
-      assert.ok(tally.refused > 0, `no shared session was proved in 200 rounds (ok ${tally.ok}, other failures ${tally.otherFailures.join(', ')})`)
       // PgBouncer closes a client whose batch it will not pool by statement (FATAL 08P01): the call
       // fails as the source being unavailable, never with rows.
-      for (const failure of tally.otherFailures) assert.match(failure, /^ERR_SOURCE_UNAVAILABLE/)
-      assert.equal(it.errors.length, 1, `the proof is logged once, at error level: ${it.errors.join(' | ')}`)
+      await expectSharedSessionProved(it, /^ERR_SOURCE_UNAVAILABLE/)
       assert.ok(refusedAsShared(await it.driver.read(markerRead(0).request)))
     })
 
-    test('doctor finds the shared sessions, and fails', async () => {
-      assert.deepEqual(await probeSessions({ connectionString: it.url }), { ok: true, value: { proxied: true, shared: true } })
-      const { status, text } = await doctor(it.url)
-      assert.equal(status, 1)
-      assert.match(text, /verdict: REFUSED: every call would be refused/)
-    })
+    test('doctor finds the shared sessions, and fails', () => expectDoctorRefuses(it.url))
   })
 
   describe('session pooling', () => {

@@ -154,7 +154,7 @@ describe('postgres driver: resilience and error hygiene', () => {
           expectFail(r, 'ERR_SOURCE_UNAVAILABLE')
           assert.ok(Date.now() - started < 4_000, 'the call failed fast')
         }
-        assert.ok(!proxy.forwarded.some((chunk) => chunk.includes('never_sent')), 'a statement went out on an unmarked connection')
+        assert.ok(!proxy.forwardedDuringFault.some((chunk) => chunk.includes('never_sent')), 'a statement went out on an unmarked connection')
         assert.ok(lines.some((line) => line.includes('postgres session mark failed')), 'the failed mark is logged')
         // A mark that could not be set proves nothing about sharing: the source is not refused.
         assert.ok(!lines.some((line) => line.includes('not one session of its own')), 'the source was refused as shared')

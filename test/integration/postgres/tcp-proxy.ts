@@ -20,8 +20,8 @@ export interface TcpProxy {
    * on. Null stops it.
    */
   faultWhenClientSends(text: string | null, fault?: 'drop' | 'corrupt'): void
-  /** Every client write forwarded so far, as text (the protocol's bytes, latin1). */
-  readonly forwarded: string[]
+  /** The client writes forwarded while a fault was armed, as text (the protocol's bytes, latin1). */
+  readonly forwardedDuringFault: string[]
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
@@ -30,7 +30,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const pairs = new Set<[net.Socket, net.Socket]>()
   let trigger: Buffer | null = null
   let faultKind: 'drop' | 'corrupt' = 'drop'
-  const forwarded: string[] = []
+  const forwardedDuringFault: string[] = []
 
   const onConnection = (client: net.Socket) => {
     const upstream = net.connect(targetPort, targetHost)
@@ -54,7 +54,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         return
       }
       if (at !== -1) chunk = Buffer.from(chunk).fill('!', at, at + 1)
-      forwarded.push(chunk.toString('latin1'))
+      if (trigger !== null) forwardedDuringFault.push(chunk.toString('latin1'))
       upstream.write(chunk)
     })
     upstream.pipe(client)
@@ -66,7 +66,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 
   return {
     port,
-    forwarded,
+    forwardedDuringFault,
     faultWhenClientSends(text, fault = 'drop') {
       trigger = text === null ? null : Buffer.from(text, 'latin1')
       faultKind = fault
